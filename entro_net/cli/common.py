@@ -1,0 +1,208 @@
+"""Flags shared by every command that runs the model, parsed in one place.
+
+The simulator and the network read the same flags, so ``--law`` or
+``--kappa`` mean the same thing in ``experiment sweep``, ``up`` and ``node``.
+Defaults come from ``entro_net.config``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import Any
+
+from pydantic import ValidationError
+
+from entro_net.config import Disturbance, Fault, Law, ModelConfig, Source
+from entro_net.errors import ConfigError
+
+_DEFAULTS = ModelConfig()
+
+
+def add_model_flags(parser: argparse.ArgumentParser) -> None:
+    """Add the model's knobs (MODEL.md) to ``parser``."""
+    group = parser.add_argument_group("model")
+    group.add_argument(
+        "--source",
+        "--regime",
+        dest="source",
+        choices=[s.value for s in Source],
+        default=_DEFAULTS.source.value,
+        help="where each node's raw reading comes from (--regime is an alias; "
+        "default %(default)s)",
+    )
+    group.add_argument(
+        "--law",
+        choices=[law.value for law in Law],
+        default=_DEFAULTS.law.value,
+        help="sync law (default %(default)s)",
+    )
+    group.add_argument(
+        "--kappa",
+        default=str(_DEFAULTS.kappa),
+        help="coupling κ, a number or 'auto' (1/n for linear, 1 for seed; "
+        "default %(default)s)",
+    )
+    group.add_argument(
+        "--force-kappa",
+        action="store_true",
+        help="accept a κ that makes the linear law unstable (κ·n ≥ 2)",
+    )
+    group.add_argument(
+        "--tolerate",
+        type=int,
+        default=_DEFAULTS.tolerate,
+        help="F, faulty peers the resilient law tolerates (default %(default)s)",
+    )
+    group.add_argument(
+        "--disturbance",
+        choices=[d.value for d in Disturbance],
+        default=_DEFAULTS.disturbance.value,
+        help="disturbance of the plant source (default %(default)s)",
+    )
+    group.add_argument(
+        "--no-phase-offset",
+        action="store_true",
+        help="give every plant node the same phase",
+    )
+    group.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NODE:STEP:LEVEL",
+        help="node NODE reads LEVEL from STEP on (repeatable)",
+    )
+    group.add_argument(
+        "--theta-base",
+        type=float,
+        default=_DEFAULTS.theta_base,
+        help="θ_base (default %(default)s)",
+    )
+    group.add_argument(
+        "--gamma",
+        type=float,
+        default=_DEFAULTS.gamma,
+        help="γ, θ_net's variance gain (default %(default)s)",
+    )
+    group.add_argument(
+        "--beta",
+        type=float,
+        default=_DEFAULTS.beta,
+        help="β, Collective-AEW's starting gain (default %(default)s)",
+    )
+    group.add_argument(
+        "--eta",
+        type=float,
+        default=_DEFAULTS.eta,
+        help="η, the learning rate (default %(default)s)",
+    )
+    group.add_argument(
+        "--psi-critical",
+        type=float,
+        default=_DEFAULTS.psi_critical,
+        help="Ψ_critical of the isolation rule (default %(default)s)",
+    )
+    group.add_argument(
+        "--readmit-after",
+        type=int,
+        default=_DEFAULTS.readmit_after,
+        help="readings in a row below 0.4 before readmission (default %(default)s)",
+    )
+    group.add_argument(
+        "--no-isolation", action="store_true", help="never isolate a node"
+    )
+    group.add_argument(
+        "--no-exchange",
+        action="store_true",
+        help="turn the exchange off (s_i = r_i): the baseline",
+    )
+    group.add_argument(
+        "--no-transfer",
+        action="store_true",
+        help="late joiners start cold instead of from the network's weights",
+    )
+
+
+def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
+    """Build the ModelConfig the flags describe.
+
+    Raises:
+        ConfigError: one line naming the bad flag and what it accepts.
+    """
+    faults = tuple(Fault.parse(text) for text in args.fault)
+    fields: dict[str, Any] = {
+        "law": args.law,
+        "kappa": args.kappa,
+        "force_kappa": args.force_kappa,
+        "tolerate": args.tolerate,
+        "source": args.source,
+        "disturbance": args.disturbance,
+        "phase_offset": not args.no_phase_offset,
+        "faults": faults,
+        "theta_base": args.theta_base,
+        "gamma": args.gamma,
+        "beta": args.beta,
+        "eta": args.eta,
+        "psi_critical": args.psi_critical,
+        "readmit_after": args.readmit_after,
+        "isolation": not args.no_isolation,
+        "exchange": not args.no_exchange,
+        "transfer": not args.no_transfer,
+    }
+    try:
+        return ModelConfig(**fields)
+    except ValidationError as exc:
+        raise ConfigError(validation_message(exc)) from exc
+
+
+def validation_message(exc: ValidationError) -> str:
+    """One line naming each bad field as its flag, and why."""
+    parts = []
+    for error in exc.errors():
+        where = "--" + "-".join(str(p) for p in error["loc"][:1]).replace("_", "-")
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+_RANGE = re.compile(r"^(\d+)\s*(?:-|\.\.|:)\s*(\d+)(?:\s*:\s*(\d+))?$")
+
+
+def parse_nodes(text: str) -> list[int]:
+    """Parse ``--nodes``: ``20``, ``2,3,5``, ``2-50`` or ``2:50:4``.
+
+    Raises:
+        ConfigError: when it is not one of those forms or a size is below 2.
+    """
+    sizes: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        match = _RANGE.match(part)
+        if part.isdigit():
+            sizes.append(int(part))
+        elif match:
+            low, high = int(match[1]), int(match[2])
+            stride = int(match[3]) if match[3] else 1
+            if high < low or stride < 1:
+                raise ConfigError(f"--nodes: bad range {part!r}")
+            sizes.extend(range(low, high + 1, stride))
+        else:
+            raise ConfigError(
+                f"--nodes: {part!r} is not a number, a list (2,3,5) or a range (2-50)"
+            )
+    if not sizes:
+        raise ConfigError("--nodes: no sizes given")
+    small = [n for n in sizes if n < 2]
+    if small:
+        raise ConfigError(f"--nodes: a network needs at least 2 nodes, got {small[0]}")
+    return sorted(set(sizes))
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer > 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value

@@ -1,0 +1,210 @@
+"""The one place where every default, port and limit of ENTRO-NET lives.
+
+Flags, environment variables (``ENTRO_NET_<FLAG>``), the simulator, the node
+and the coordinator all read these models; nothing else hard-codes a default.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from entro_net.errors import ConfigError
+
+ENV_PREFIX = "ENTRO_NET_"
+
+# --- model constants (MODEL.md) -------------------------------------------
+PSI_TARGET = 0.339
+WEIGHTS_START = (0.5, 0.3, 0.2)
+WEIGHT_MIN = 0.1
+WEIGHT_MAX = 0.8
+AEW_MOMENTUM = 0.9
+AEW_ERROR_WINDOW = 20
+BETA_MIN = 0.1
+BETA_MAX = 2.0
+THETA_WINDOW = 20
+THETA_MIN = 1.0
+THETA_MAX = 2.5
+FAULT_WINDOW = 5
+FAULT_MIN_COUNT = 3
+PLANT_DT_S = 0.1
+PLANT_PSI_START = 0.339
+PLANT_PSI_FLOOR = 0.05
+PLANT_NOISE_STD = 0.01
+PLANT_PHASE_SPAN_S = 20.0
+SEED_ALPHA_MIN = 0.5
+SEED_ALPHA_MAX = 5.0
+NORMALISER_X_CAP = 0.99
+TRACE_SCALE_ROWS = 288
+PHASE_SHIFT_STEP = 250
+
+# --- network defaults (DESIGN.md) -------------------------------------------
+DEFAULT_PORT = 5555
+DEFAULT_RATE_HZ = 20.0
+MAX_MESSAGE_BYTES = 64 * 1024
+PROTOCOL_VERSION = 1
+NODE_ID_MAX_CHARS = 64
+FLOOD_MAX_PER_S = 2500.0  # one sender's sustained messages a second before drops
+FLOOD_BURST = 500  # messages one sender may send at once above that rate
+MAX_TRACKED_SENDERS = 4096  # senders a receiver keeps sequence and flood state for
+
+
+class Law(StrEnum):
+    """The sync law that turns raw readings into synced values."""
+
+    LINEAR = "linear"
+    RESILIENT = "resilient"
+    SEED = "seed"
+
+
+class Source(StrEnum):
+    """Where a node's raw reading comes from."""
+
+    SCRAPER = "scraper"
+    PHASE_SHIFT = "phase_shift"
+    PLANT = "plant"
+    TRACE = "trace"
+    HOST = "host"
+
+
+class Disturbance(StrEnum):
+    """The disturbance d(t) that drives the `plant` source."""
+
+    SCRAPER = "scraper"
+    LLM = "llm"
+
+
+class Clock(StrEnum):
+    """How nodes pace their steps."""
+
+    LOCKSTEP = "lockstep"
+    FREE = "free"
+
+
+_FAULT_RE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*:\s*([-+0-9.eE]+)\s*$")
+
+
+class Fault(BaseModel):
+    """`--fault NODE:STEP:LEVEL`: node NODE reads LEVEL from STEP on."""
+
+    model_config = ConfigDict(frozen=True)
+
+    node: int = Field(ge=0)
+    step: int = Field(ge=0)
+    level: float = Field(allow_inf_nan=False)
+
+    @classmethod
+    def parse(cls, text: str) -> Fault:
+        """Parse ``NODE:STEP:LEVEL``; raises ConfigError naming the format."""
+        match = _FAULT_RE.match(text)
+        if match is None:
+            raise ConfigError(
+                f"bad fault {text!r}: expected NODE:STEP:LEVEL, e.g. 2:300:2.0"
+            )
+        try:
+            return cls(node=int(match[1]), step=int(match[2]), level=float(match[3]))
+        except ValueError as exc:
+            raise ConfigError(f"bad fault {text!r}: {exc}") from exc
+
+
+Kappa = float | Literal["auto"]
+
+
+class ModelConfig(BaseModel):
+    """Every knob of the math (MODEL.md), shared by simulator and nodes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    law: Law = Law.LINEAR
+    kappa: Kappa = "auto"
+    force_kappa: bool = False
+    tolerate: int = Field(default=1, ge=0)
+    source: Source = Source.SCRAPER
+    disturbance: Disturbance = Disturbance.SCRAPER
+    phase_offset: bool = True
+    faults: tuple[Fault, ...] = ()
+    theta_base: float = Field(default=1.4, allow_inf_nan=False)
+    gamma: float = Field(default=2.5, allow_inf_nan=False)
+    beta: float = Field(default=0.3, ge=BETA_MIN, le=BETA_MAX)
+    eta: float = Field(default=0.01, ge=0.0, allow_inf_nan=False)
+    psi_critical: float = Field(default=0.8, allow_inf_nan=False)
+    readmit_below: float = Field(default=0.4, allow_inf_nan=False)
+    readmit_after: int = Field(default=5, ge=1)
+    isolation: bool = True
+    exchange: bool = True
+    transfer: bool = True
+
+    @field_validator("kappa", mode="before")
+    @classmethod
+    def _kappa_auto_or_number(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                raise ValueError(
+                    f"kappa must be a number or 'auto', not {value!r}"
+                ) from None
+        return value
+
+    @field_validator("kappa")
+    @classmethod
+    def _kappa_finite(cls, value: Kappa) -> Kappa:
+        if value != "auto" and not (0.0 <= float(value) < float("inf")):
+            raise ValueError("kappa must be a finite number >= 0 or 'auto'")
+        return value
+
+    def kappa_for(self, n_taking_part: int) -> float:
+        """The κ in force for n nodes taking part.
+
+        ``auto`` is 1/n for the linear law and 1.0 for the seed law (the
+        reference package's experiments).
+        """
+        if self.kappa != "auto":
+            return float(self.kappa)
+        if self.law is Law.SEED:
+            return 1.0
+        return 1.0 / max(n_taking_part, 1)
+
+
+class NetworkConfig(BaseSettings):
+    """Ports, clocks, heartbeats and limits of the real network.
+
+    Read from flags and from ``ENTRO_NET_*`` environment variables, so a
+    compose file sets ``ENTRO_NET_PORT`` where a shell would pass ``--port``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", frozen=True
+    )
+
+    port: int = Field(default=DEFAULT_PORT, ge=0, le=65534)
+    bind_host: str = "0.0.0.0"
+    coordinator: str = f"tcp://127.0.0.1:{DEFAULT_PORT}"
+    advertise: str | None = None
+    node_port: int = Field(default=0, ge=0, le=65535)
+    node_id: str | None = None
+    clock: Clock = Clock.FREE
+    rate: float = Field(default=DEFAULT_RATE_HZ, gt=0.0, le=1000.0)
+    staleness_s: float = Field(default=1.0, gt=0.0)
+    lockstep_wait_s: float = Field(default=2.0, gt=0.0)
+    heartbeat_interval_s: float = Field(default=0.5, gt=0.0)
+    suspect_after: int = Field(default=3, ge=1)
+    dead_after: int = Field(default=8, ge=2)
+    rejoin_backoff_max_s: float = Field(default=5.0, gt=0.0)
+    max_message_bytes: int = Field(default=MAX_MESSAGE_BYTES, ge=1024)
+    send_hwm: int = Field(default=1000, ge=1)
+    linger_ms: int = Field(default=200, ge=0)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    record: str | None = None
+    record_max_bytes: int = Field(default=256 * 1024 * 1024, ge=4096)
+    record_keep: int = Field(default=3, ge=1)
+    warn_interval_s: float = Field(default=5.0, gt=0.0)
+
+
+PositiveInt = Annotated[int, Field(ge=1)]
