@@ -8,6 +8,7 @@ from the edge (entro_net.inputs) and only normalise them here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,7 +41,9 @@ def phase_shift_reading(step: int | Array, uniform: Array) -> Array:
     return base + 0.1 * uniform
 
 
-def open_loop_reading(source: Source, step: int | Array, uniform: Array) -> Array:
+def open_loop_reading(
+    source: Source, step: int | NDArray[Any], uniform: Array
+) -> Array:
     """The raw reading of an open-loop source at ``step`` given its draw."""
     if source is Source.SCRAPER:
         return scraper_reading(step, uniform)

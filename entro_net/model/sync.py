@@ -114,31 +114,41 @@ class SeedLawState:
         return cls(alpha=np.ones(runs), velocity=np.zeros(runs), var_prev=np.ones(runs))
 
 
-def seed_sync(
-    raw: Array, taking_part: Mask, kappa: Array, state: SeedLawState
-) -> Array:
-    """The reference package's exchange, step for step (MODEL.md §2, seed).
+def seed_alpha_target(
+    raw: Array, taking_part: Mask, var_prev: Array
+) -> tuple[Array, Array]:
+    """The reference law's target aggression α* from this step's readings.
 
-    Updates α in ``state`` from the readings first, then applies
-    ``s_i = clip(r_i + Σ_j [α·κ·d + α²·d³], 0, 1)`` with d = r_j − r_i.
+    Works on any leading shape, so it can run for every step at once.
+    Returns (α*, Var of the raw readings), the latter being next step's
+    V_prev.
     """
     var_r = masked_var(raw, taking_part)
     deviation = np.abs(raw - PSI_TARGET)
     max_dev = np.max(np.where(taking_part, deviation, 0.0), axis=-1)
     stress = var_r + 0.3 * max_dev + 0.2 * masked_mean(deviation, taking_part)
 
-    has_prev = state.var_prev > 0.0
-    safe_prev = np.where(has_prev, state.var_prev, 1.0)
-    reward = np.where(has_prev, (state.var_prev - var_r) / safe_prev, 0.0)
-    state.var_prev = var_r
-
+    has_prev = var_prev > 0.0
+    safe_prev = np.where(has_prev, var_prev, 1.0)
+    reward = np.where(has_prev, (var_prev - var_r) / safe_prev, 0.0)
     adjustment = np.where(reward > 0.0, -0.5 * reward, 0.2 * reward)
     target = np.clip(1.0 + 3.0 * stress + adjustment, SEED_ALPHA_MIN, SEED_ALPHA_MAX)
+    return target, var_r
+
+
+def seed_alpha_advance(state: SeedLawState, target: Array) -> None:
+    """Move α toward α* with momentum: ν ← 0.9ν + 0.05(α* − α), clip α."""
     state.velocity = 0.9 * state.velocity + 0.05 * (target - state.alpha)
     state.alpha = np.clip(state.alpha + state.velocity, SEED_ALPHA_MIN, SEED_ALPHA_MAX)
 
-    # Σ_j (r_j − r_i) and Σ_j (r_j − r_i)³ from the power sums of the
-    # readings, so the exchange costs O(N) a step instead of O(N²).
+
+def seed_exchange(raw: Array, taking_part: Mask, kappa: Array, alpha: Array) -> Array:
+    """``s_i = clip(r_i + Σ_j [α·κ·d + α²·d³], 0, 1)`` with d = r_j − r_i.
+
+    Σ_j d and Σ_j d³ come from the power sums of the readings, so the
+    exchange costs O(N) instead of O(N²). ``kappa`` and ``alpha`` have the
+    shape of ``raw`` without its node axis.
+    """
     inside = np.where(taking_part, raw, 0.0)
     n = count(taking_part)[..., None]
     s1 = np.sum(inside, axis=-1)[..., None]
@@ -147,7 +157,19 @@ def seed_sync(
     r = raw
     linear = s1 - n * r
     cubic = s3 - 3.0 * r * s2 + 3.0 * r * r * s1 - n * r * r * r
-    alpha = state.alpha[..., None]
-    exchange = alpha * kappa[..., None] * linear + alpha * alpha * cubic
+    a = alpha[..., None]
+    exchange = a * kappa[..., None] * linear + a * a * cubic
     synced = np.clip(raw + exchange, 0.0, 1.0)
     return np.where(taking_part, synced, raw)
+
+
+def seed_sync(
+    raw: Array, taking_part: Mask, kappa: Array, state: SeedLawState
+) -> Array:
+    """The reference package's exchange, step for step (MODEL.md §2, seed).
+
+    Updates α in ``state`` from the readings first, then exchanges.
+    """
+    target, state.var_prev = seed_alpha_target(raw, taking_part, state.var_prev)
+    seed_alpha_advance(state, target)
+    return seed_exchange(raw, taking_part, kappa, state.alpha)
