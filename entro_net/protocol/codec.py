@@ -141,14 +141,19 @@ def _unpack(frame: bytes | bytearray | memoryview) -> Any:
     except msgpack.OutOfData as exc:
         raise _fail(DropReason.TRUNCATED, "msgpack body ends early") from exc
     except ValueError as exc:
-        # msgpack raises a bare ValueError("... incomplete input") when the
-        # body is cut short; FormatError, ExtraData, StackError and
-        # UnicodeDecodeError are all ValueError subclasses meaning garbage.
-        if type(exc) is ValueError and "incomplete" in str(exc):
+        # msgpack says "incomplete input" when the body stops early, and
+        # "N exceeds max_..._len(M)" when a header claims more items or bytes
+        # than are left: both are cut frames. FormatError, ExtraData,
+        # StackError and UnicodeDecodeError (ValueError subclasses) are not.
+        if type(exc) is ValueError and _is_cut_short(str(exc)):
             raise _fail(DropReason.TRUNCATED, "msgpack body ends early") from exc
         raise _fail(DropReason.GARBAGE, f"not msgpack: {exc}") from exc
     except Exception as exc:
         raise _fail(DropReason.GARBAGE, f"not msgpack: {exc!r}") from exc
+
+
+def _is_cut_short(text: str) -> bool:
+    return "incomplete" in text or "exceeds max_" in text
 
 
 def _check_version(body: Any) -> None:
