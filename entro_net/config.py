@@ -172,6 +172,18 @@ class ModelConfig(BaseModel):
         return 1.0 / max(n_taking_part, 1)
 
 
+class ModelSettings(BaseSettings, ModelConfig):
+    """ModelConfig read from ``ENTRO_NET_*`` environment variables.
+
+    The command line takes its defaults from here, so ``ENTRO_NET_LAW=seed``
+    in a compose file means what ``--law seed`` means on a shell.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", frozen=True
+    )
+
+
 class NetworkConfig(BaseSettings):
     """Ports, clocks, heartbeats and limits of the real network.
 

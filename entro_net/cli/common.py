@@ -13,99 +13,123 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from entro_net.config import Disturbance, Fault, Law, ModelConfig, Source
+from entro_net.config import (
+    ENV_PREFIX,
+    Disturbance,
+    Fault,
+    Law,
+    ModelConfig,
+    ModelSettings,
+    Source,
+)
 from entro_net.errors import ConfigError
 
-_DEFAULTS = ModelConfig()
+
+def model_defaults() -> ModelConfig:
+    """The model's defaults, with ``ENTRO_NET_*`` environment variables applied.
+
+    Raises:
+        ConfigError: an environment variable holds a bad value.
+    """
+    try:
+        return ModelSettings()
+    except ValidationError as exc:
+        raise ConfigError(validation_message(exc, env=True)) from exc
 
 
 def add_model_flags(parser: argparse.ArgumentParser) -> None:
-    """Add the model's knobs (MODEL.md) to ``parser``."""
+    """Add the model's knobs (MODEL.md) to ``parser``.
+
+    Defaults come from the config model, overridden by ``ENTRO_NET_*``.
+    """
+    defaults = model_defaults()
     group = parser.add_argument_group("model")
     group.add_argument(
         "--source",
         "--regime",
         dest="source",
         choices=[s.value for s in Source],
-        default=_DEFAULTS.source.value,
+        default=defaults.source.value,
         help="where each node's raw reading comes from (--regime is an alias; "
         "default %(default)s)",
     )
     group.add_argument(
         "--law",
         choices=[law.value for law in Law],
-        default=_DEFAULTS.law.value,
+        default=defaults.law.value,
         help="sync law (default %(default)s)",
     )
     group.add_argument(
         "--kappa",
-        default=str(_DEFAULTS.kappa),
+        default=str(defaults.kappa),
         help="coupling κ, a number or 'auto' (1/n for linear, 1 for seed; "
         "default %(default)s)",
     )
     group.add_argument(
         "--force-kappa",
         action="store_true",
+        default=defaults.force_kappa,
         help="accept a κ that makes the linear law unstable (κ·n ≥ 2)",
     )
     group.add_argument(
         "--tolerate",
         type=int,
-        default=_DEFAULTS.tolerate,
+        default=defaults.tolerate,
         help="F, faulty peers the resilient law tolerates (default %(default)s)",
     )
     group.add_argument(
         "--disturbance",
         choices=[d.value for d in Disturbance],
-        default=_DEFAULTS.disturbance.value,
+        default=defaults.disturbance.value,
         help="disturbance of the plant source (default %(default)s)",
     )
     group.add_argument(
         "--no-phase-offset",
         action="store_true",
+        default=not defaults.phase_offset,
         help="give every plant node the same phase",
     )
     group.add_argument(
         "--fault",
         action="append",
-        default=[],
+        default=[f"{f.node}:{f.step}:{f.level}" for f in defaults.faults],
         metavar="NODE:STEP:LEVEL",
         help="node NODE reads LEVEL from STEP on (repeatable)",
     )
     group.add_argument(
         "--theta-base",
         type=float,
-        default=_DEFAULTS.theta_base,
+        default=defaults.theta_base,
         help="θ_base (default %(default)s)",
     )
     group.add_argument(
         "--gamma",
         type=float,
-        default=_DEFAULTS.gamma,
+        default=defaults.gamma,
         help="γ, θ_net's variance gain (default %(default)s)",
     )
     group.add_argument(
         "--beta",
         type=float,
-        default=_DEFAULTS.beta,
+        default=defaults.beta,
         help="β, Collective-AEW's starting gain (default %(default)s)",
     )
     group.add_argument(
         "--eta",
         type=float,
-        default=_DEFAULTS.eta,
+        default=defaults.eta,
         help="η, the learning rate (default %(default)s)",
     )
     group.add_argument(
         "--psi-critical",
         type=float,
-        default=_DEFAULTS.psi_critical,
+        default=defaults.psi_critical,
         help="Ψ_critical of the isolation rule (default %(default)s)",
     )
     group.add_argument(
         "--readmit-after",
         type=int,
-        default=_DEFAULTS.readmit_after,
+        default=defaults.readmit_after,
         help="readings in a row below 0.4 before readmission (default %(default)s)",
     )
     group.add_argument(
@@ -155,11 +179,12 @@ def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
         raise ConfigError(validation_message(exc)) from exc
 
 
-def validation_message(exc: ValidationError) -> str:
-    """One line naming each bad field as its flag, and why."""
+def validation_message(exc: ValidationError, *, env: bool = False) -> str:
+    """One line naming each bad field as its flag (or variable), and why."""
     parts = []
     for error in exc.errors():
-        where = "--" + "-".join(str(p) for p in error["loc"][:1]).replace("_", "-")
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        where = ENV_PREFIX + field.upper() if env else "--" + field.replace("_", "-")
         parts.append(f"{where}: {error['msg']}")
     return "; ".join(parts)
 

@@ -41,9 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Expected errors (bad flags, bad files, bad config) end with one line on
     stderr and status 2; Ctrl-C ends with status 130.
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         status: int = args.handler(args)
     except EntroNetError as exc:
         print(f"entro-net: error: {exc}", file=sys.stderr)
