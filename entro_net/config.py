@@ -42,6 +42,23 @@ NORMALISER_X_CAP = 0.99
 TRACE_SCALE_ROWS = 288
 PHASE_SHIFT_STEP = 250
 
+# --- the seed's experiments (MODEL.md §8) ------------------------------------
+SWEEP_NODES = "2,3,5,8,10,12,15,20,25,30,40,50"  # the seed's table of N
+SWEEP_STEPS = 800
+SWEEP_REPEATS = 4
+SWEEP_TAIL_STEPS = 100  # a run's figure: mean Var over its last 100 steps
+LINEAR_FIT_MAX_NODES = 15  # the seed fits the linear model for N <= 15
+CROSSOVER_BAND = (15, 25)  # the seed's crossover region, shaded in the plot
+OBJECTIVE_NODES = 5
+OBJECTIVE_STEPS = 1200
+OBJECTIVE_REPEATS = 4
+OBJECTIVE_JOIN_STEP = 400  # the late joiner of networked transfer
+OBJECTIVE_FAULT_STEP = 300  # fault isolation: node 0 reads the level from here
+OBJECTIVE_FAULT_LEVEL = 2.0
+ADAPTATION_TOLERANCE = 0.05  # largest weight component off the network's mean
+STABILITY_MAX_RATIO = 0.5  # Var with sync must be under half of exchange-off
+TRANSFER_MIN_REDUCTION = 0.7  # adaptation time must fall by more than 70%
+
 # --- network defaults (DESIGN.md) -------------------------------------------
 DEFAULT_PORT = 5555
 DEFAULT_RATE_HZ = 20.0
