@@ -10,7 +10,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from entro_net.errors import ConfigError
@@ -139,6 +139,7 @@ class ModelConfig(BaseModel):
     law: Law = Law.LINEAR
     kappa: Kappa = "auto"
     force_kappa: bool = False
+    degree: int | None = Field(default=None, ge=2)
     tolerate: int = Field(default=1, ge=0)
     source: Source = Source.SCRAPER
     disturbance: Disturbance = Disturbance.SCRAPER
@@ -175,6 +176,12 @@ class ModelConfig(BaseModel):
         if value != "auto" and not (0.0 <= float(value) < float("inf")):
             raise ValueError("kappa must be a finite number >= 0 or 'auto'")
         return value
+
+    @model_validator(mode="after")
+    def _degree_needs_linear(self) -> ModelConfig:
+        if self.degree is not None and self.law is not Law.LINEAR:
+            raise ValueError("a sparse peer graph (degree) works with the linear law")
+        return self
 
     def kappa_for(self, n_taking_part: int) -> float:
         """The κ in force for n nodes taking part.

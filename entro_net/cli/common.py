@@ -72,6 +72,14 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
         help="accept a κ that makes the linear law unstable (κ·n ≥ 2)",
     )
     group.add_argument(
+        "--degree",
+        type=int,
+        default=defaults.degree,
+        metavar="K",
+        help="sync over a sparse graph of K neighbours a node (linear law; "
+        "default: every node with every other)",
+    )
+    group.add_argument(
         "--tolerate",
         type=int,
         default=defaults.tolerate,
@@ -158,6 +166,7 @@ def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
         "law": args.law,
         "kappa": args.kappa,
         "force_kappa": args.force_kappa,
+        "degree": args.degree,
         "tolerate": args.tolerate,
         "source": args.source,
         "disturbance": args.disturbance,

@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from entro_net.config import PSI_TARGET, Law, ModelConfig
 from entro_net.model.isolation import Decision, IsolationState
+from entro_net.model.sparse import circulant_neighbours, sparse_sync
 from entro_net.model.sync import (
     SeedLawState,
     count,
@@ -80,6 +81,9 @@ def sync_readings(
         kappa = 1.0 / np.maximum(n, 1)
     else:
         kappa = np.full(raw.shape[0], config.kappa_for(int(np.max(n, initial=1))))
+    if config.law is Law.LINEAR and config.degree is not None:
+        neighbours = circulant_neighbours(raw.shape[-1], config.degree)
+        return sparse_sync(raw, taking_part, neighbours)
     if config.law is Law.LINEAR:
         return linear_sync(raw, taking_part, kappa)
     if config.law is Law.RESILIENT:

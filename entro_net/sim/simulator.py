@@ -39,6 +39,7 @@ from entro_net.model.sources import (
     open_loop_reading,
     plant_advance,
 )
+from entro_net.model.sparse import circulant_neighbours, sparse_sync
 from entro_net.model.sync import (
     SeedLawState,
     check_kappa,
@@ -455,6 +456,8 @@ class Simulator:
         config = self.config
         if not config.exchange:
             return [raw.copy() for raw, _ in groups]
+        if config.law is Law.LINEAR and config.degree is not None:
+            return [self._sparse_all(raw, tp, config.degree) for raw, tp in groups]
         if config.law is Law.LINEAR:
             out = []
             for raw, taking_part in groups:
@@ -489,6 +492,20 @@ class Simulator:
             kappa = np.full(alpha[rows].shape, config.kappa_for(n_max))
             out.append(seed_exchange(raw, taking_part, kappa, alpha[rows]))
         return out
+
+    @staticmethod
+    def _sparse_all(raw: Array, taking_part: Mask, degree: int) -> Array:
+        """The sparse-graph law over every step, a block of steps at a time
+        (a block's (step, node, neighbour) tables stay around 16 MB)."""
+        neighbours = circulant_neighbours(raw.shape[2], degree)
+        block = max(1, (2 << 20) // max(1, raw.shape[0] * neighbours.size))
+        synced = np.empty_like(raw)
+        for start in range(0, raw.shape[1], block):
+            steps = slice(start, start + block)
+            synced[:, steps] = sparse_sync(
+                raw[:, steps], taking_part[:, steps], neighbours
+            )
+        return synced
 
     def _thresholds(self, var: Array) -> Array:
         """θ_net set at the end of every step: mean Var of the last ≤ 20 steps."""
