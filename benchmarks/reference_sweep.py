@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -157,7 +158,7 @@ def run_reference(python: Path, nodes: str) -> tuple[dict[str, Any], float]:
 
 def ours_command(entro_net: str, nodes: str, out_dir: Path) -> list[str]:
     return [
-        entro_net,
+        *shlex.split(entro_net),
         "experiment",
         "sweep",
         "--law",
@@ -487,7 +488,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--entro-net",
         default=None,
         metavar="CMD",
-        help="our command (default: `entro-net` found on PATH)",
+        help="our command, may be several words such as 'python -m "
+        "entro_net.cli.main' (default: `entro-net` found on PATH)",
     )
     parser.add_argument(
         "--out",
@@ -559,7 +561,10 @@ def main(argv: list[str] | None = None) -> int:
         print_timing(payload["timing"])
         if payload["ours_error"]:
             print(f"\nOURS MISSING OR FAILED: {payload['ours_error']}")
-            print("Only the reference part ran; install the package (pip install -e .)")
+            print(
+                "Only the reference part ran. Install ours (pip install -e .) "
+                "or pass --entro-net CMD."
+            )
         elif payload["ours_command"]:
             print("\nours: " + " ".join(payload["ours_command"]))
 
