@@ -260,6 +260,7 @@ def set_path(item: Any, path: tuple[Any, ...], value: Any) -> None:
         ("node", b"node-a"),
         ("incarnation", -1),
         ("seq", True),
+        ("seq", -1),
         ("seq", 1.0),
         ("step", 2**63),
         ("psi", 1),
@@ -342,3 +343,13 @@ def test_encoded_state_decodes_to_an_equal_state_class() -> None:
     decoded = decode(encode(a_state()))
 
     assert isinstance(decoded, State)
+
+
+def test_a_nullable_field_left_out_reads_as_null() -> None:
+    body = body_of(encode(every_message()[1]))
+    del body["weights"]
+
+    decoded = decode(pack(b"E", body))
+
+    assert isinstance(decoded, Hello)
+    assert decoded.weights is None

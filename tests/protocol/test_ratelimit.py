@@ -19,6 +19,17 @@ def test_first_event_warns_then_silence_until_the_interval_passes() -> None:
     assert after == 4  # the three held back and this one
 
 
+def test_a_warning_covers_only_the_events_since_the_previous_one() -> None:
+    limiter = WarnLimiter(interval_s=1.0)
+    limiter.admit("schema", now=0.0)
+    limiter.admit("schema", now=0.5)
+    limiter.admit("schema", now=1.0)
+
+    third = [limiter.admit("schema", now=t) for t in (1.2, 2.0)]
+
+    assert third == [0, 2]
+
+
 def test_each_key_has_its_own_interval() -> None:
     limiter = WarnLimiter(interval_s=5.0)
     limiter.admit("garbage", now=0.0)
