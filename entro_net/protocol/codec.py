@@ -55,7 +55,7 @@ class DropReason(StrEnum):
 
 
 def _fail(reason: DropReason, detail: str) -> ProtocolError:
-    return ProtocolError(f"dropped message ({reason}): {detail}", reason=reason)
+    return ProtocolError(f"bad message ({reason}): {detail}", reason=reason)
 
 
 def peek_type(frame: bytes) -> MessageType | None:
