@@ -133,11 +133,15 @@ class _Frozen(BaseModel):
 
 
 class PeerInfo(_Frozen):
-    """A peer a late joiner should dial: its id, PUB endpoint, incarnation."""
+    """A peer a late joiner should dial: its id, PUB endpoint, incarnation.
+
+    ``index`` is the peer's place in the network's node vectors (or null).
+    """
 
     node: NodeId
     endpoint: Annotated[str, Field(max_length=ENDPOINT_MAX_CHARS)]
     incarnation: Count
+    index: Count | None = None
 
     @model_validator(mode="after")
     def _endpoint_ok(self) -> PeerInfo:
@@ -146,12 +150,18 @@ class PeerInfo(_Frozen):
 
 
 class Member(_Frozen):
-    """One member in the coordinator's membership list."""
+    """One member in the coordinator's membership list.
+
+    ``index`` is the member's place in the network's node vectors; ``since``
+    the first step it takes part in (null: not started yet).
+    """
 
     node: NodeId
     endpoint: Annotated[str, Field(max_length=ENDPOINT_MAX_CHARS)]
     incarnation: Count
     status: MemberStatus = Field(strict=False)
+    index: Count | None = None
+    since: Count | None = None
 
     @model_validator(mode="after")
     def _endpoint_ok(self) -> Member:
@@ -184,6 +194,7 @@ class Hello(ControlMessage):
 
     endpoint: Annotated[str, Field(max_length=ENDPOINT_MAX_CHARS)]
     weights: Weights | None = None
+    index: Count | None = None
 
     @model_validator(mode="after")
     def _endpoint_ok(self) -> Hello:
@@ -209,6 +220,7 @@ class Welcome(ControlMessage):
     config_fingerprint: (
         Annotated[str, Field(max_length=FINGERPRINT_MAX_CHARS)] | None
     ) = None
+    index: Count | None = None
 
 
 class Heartbeat(ControlMessage):
