@@ -241,6 +241,16 @@ class NetworkConfig(BaseSettings):
     record_max_bytes: int = Field(default=256 * 1024 * 1024, ge=4096)
     record_keep: int = Field(default=3, ge=1)
     warn_interval_s: float = Field(default=5.0, gt=0.0)
+    # the network layer (entro_net/node, entro_net/coordinator, `up`)
+    lockstep_resend_s: float = Field(default=0.05, gt=0.0)
+    lockstep_join_margin: int = Field(default=20, ge=1)
+    joining_heartbeat_s: float = Field(default=0.1, gt=0.0)
+    membership_interval_s: float = Field(default=1.0, gt=0.0)
+    hello_retry_s: float = Field(default=0.25, gt=0.0)
+    health_timeout_s: float = Field(default=2.0, gt=0.0)
+    stop_timeout_s: float = Field(default=5.0, gt=0.0)
+    status_interval_s: float = Field(default=2.0, gt=0.0)
+    start_timeout_s: float = Field(default=60.0, gt=0.0)
 
 
 PositiveInt = Annotated[int, Field(ge=1)]
