@@ -1,0 +1,413 @@
+"""The network commands: ``coordinator``, ``node``, ``up`` and ``health``.
+
+Every model flag means what it means in the simulator (``add_model_flags``);
+network settings default from ``NetworkConfig`` and ``ENTRO_NET_*``
+variables. Heavy imports (zmq, numpy) happen inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from entro_net.cli.common import add_model_flags, model_config_from_args
+from entro_net.config import Clock, ModelConfig, NetworkConfig
+from entro_net.errors import ConfigError
+
+EXIT_UNHEALTHY = 1
+
+
+def register(commands: Any) -> None:
+    """Add the network commands to the ``entro-net`` parser."""
+    _register_coordinator(commands)
+    _register_node(commands)
+    _register_up(commands)
+    _register_health(commands)
+
+
+# --- shared flags ------------------------------------------------------------
+
+
+def _add_network_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("network")
+    group.add_argument(
+        "--clock",
+        choices=[c.value for c in Clock],
+        default=None,
+        help="lockstep rounds or each node at its own rate (default: free, "
+        "or ENTRO_NET_CLOCK)",
+    )
+    group.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        metavar="HZ",
+        help="steps a second of the free clock (default 20)",
+    )
+    group.add_argument(
+        "--staleness",
+        type=float,
+        default=None,
+        metavar="S",
+        dest="staleness_s",
+        help="free clock: ignore peer readings older than this (default 1.0)",
+    )
+    group.add_argument(
+        "--lockstep-wait",
+        type=float,
+        default=None,
+        metavar="S",
+        dest="lockstep_wait_s",
+        help="lockstep: longest wait for a silent peer's reading (default 2.0)",
+    )
+    group.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default="info",
+        help="lowest log level written to stderr (default %(default)s)",
+    )
+
+
+def _network_config(args: argparse.Namespace, **extra: Any) -> NetworkConfig:
+    fields = {
+        "clock": getattr(args, "clock", None),
+        "rate": getattr(args, "rate", None),
+        "staleness_s": getattr(args, "staleness_s", None),
+        "lockstep_wait_s": getattr(args, "lockstep_wait_s", None),
+        **extra,
+    }
+    try:
+        return NetworkConfig(**{k: v for k, v in fields.items() if v is not None})
+    except ValueError as exc:
+        raise ConfigError(f"bad network setting: {exc}") from exc
+
+
+def _write_json(path: str, data: dict[str, Any]) -> None:
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(target)
+
+
+def _model_config(args: argparse.Namespace) -> ModelConfig:
+    text = getattr(args, "model_json", None)
+    if text:
+        try:
+            return ModelConfig.model_validate_json(text)
+        except ValueError as exc:
+            raise ConfigError(f"--model-json: {exc}") from exc
+    return model_config_from_args(args)
+
+
+# --- coordinator -------------------------------------------------------------
+
+
+def _register_coordinator(commands: Any) -> None:
+    parser = commands.add_parser(
+        "coordinator",
+        help="run the coordinator: membership, θ_net, isolation, telemetry",
+        description="Bind the control socket on --port and the event stream on "
+        "--port + 1; nodes are given tcp://HOST:PORT.",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="control port P (events on P+1; 0 picks free ports; default 5555)",
+    )
+    parser.add_argument(
+        "--bind-host", default=None, help="address to bind (default 0.0.0.0)"
+    )
+    parser.add_argument(
+        "--advertise", default=None, help="host clients dial, written to --ready-file"
+    )
+    parser.add_argument(
+        "--ready-file",
+        default=None,
+        metavar="F",
+        help="write the endpoints as JSON once listening",
+    )
+    parser.add_argument(
+        "--expect",
+        type=int,
+        default=0,
+        metavar="N",
+        help="hold every node until N joined (default: no hold)",
+    )
+    parser.add_argument(
+        "--summary-json",
+        default=None,
+        metavar="FILE",
+        help="write the network's figures here on exit",
+    )
+    _add_network_flags(parser)
+    add_model_flags(parser)
+    parser.add_argument("--model-json", default=None, help=argparse.SUPPRESS)
+    parser.set_defaults(handler=_run_coordinator)
+
+
+def _run_coordinator(args: argparse.Namespace) -> int:
+    from entro_net import logs
+    from entro_net.coordinator.core import CoordinatorCore
+    from entro_net.coordinator.server import CoordinatorServer
+    from entro_net.node.process import StopFlag
+
+    logs.configure("coordinator", level=args.log_level)
+    model = _model_config(args)
+    net = _network_config(args, port=args.port, bind_host=args.bind_host)
+    core = CoordinatorCore(
+        model,
+        net,
+        net.clock,
+        time.monotonic(),
+        expect=args.expect,
+        incarnation=time.time_ns() // 1_000_000,
+    )
+    advertise = args.advertise or (
+        "127.0.0.1" if net.bind_host in ("0.0.0.0", "*") else net.bind_host
+    )
+    server = CoordinatorServer(
+        core, net, host=net.bind_host, port=net.port, advertise=advertise
+    )
+    stop = StopFlag()
+    stop.install()
+    try:
+        if args.ready_file:
+            _write_json(args.ready_file, {**server.endpoints, "pid": os.getpid()})
+        import structlog
+
+        structlog.get_logger().info("coordinator_listening", **server.endpoints)
+        server.run(lambda: stop.reason is not None)
+    finally:
+        if args.summary_json:
+            from entro_net.coordinator.summary import network_summary
+
+            _write_json(args.summary_json, network_summary(core, server))
+        server.close()
+    return 0
+
+
+# --- node --------------------------------------------------------------------
+
+
+def _register_node(commands: Any) -> None:
+    parser = commands.add_parser(
+        "node",
+        help="run one node: its sources, sync and weights, over ZeroMQ",
+        description="Join the coordinator at --coordinator tcp://HOST:PORT.",
+    )
+    parser.add_argument(
+        "--coordinator",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="the coordinator's control endpoint (default tcp://127.0.0.1:5555)",
+    )
+    parser.add_argument(
+        "--advertise",
+        default=None,
+        metavar="HOST",
+        help="the host peers dial to reach this node",
+    )
+    parser.add_argument(
+        "--bind-host",
+        default=None,
+        help="address the node's PUB binds (default 0.0.0.0)",
+    )
+    parser.add_argument(
+        "--node-port",
+        type=int,
+        default=None,
+        help="port of the node's PUB (default: a free one)",
+    )
+    parser.add_argument(
+        "--node-id",
+        default=None,
+        help="the node's id (default: host name + random suffix)",
+    )
+    parser.add_argument(
+        "--index",
+        type=int,
+        default=None,
+        help="the node's index (default: the coordinator's choice)",
+    )
+    parser.add_argument(
+        "--network-size",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N in the node's random streams (MODEL.md §7)",
+    )
+    parser.add_argument("--repeat", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=0, help="seed S (default 0)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="leave after this many steps (default: run on)",
+    )
+    parser.add_argument(
+        "--trace",
+        default=None,
+        metavar="CSV",
+        help="the node's timestamp,value series (--source trace)",
+    )
+    parser.add_argument(
+        "--summary-json",
+        default=None,
+        metavar="FILE",
+        help="write the node's final figures here on exit",
+    )
+    parser.add_argument(
+        "--trajectory",
+        default=None,
+        metavar="CSV",
+        help="write the node's per-step Ψ and weights here",
+    )
+    _add_network_flags(parser)
+    add_model_flags(parser)
+    parser.add_argument("--model-json", default=None, help=argparse.SUPPRESS)
+    parser.set_defaults(handler=_run_node)
+
+
+def _run_node(args: argparse.Namespace) -> int:
+    from entro_net.node.launch import run_node
+
+    return run_node(
+        args,
+        _model_config(args),
+        _network_config(
+            args,
+            coordinator=args.coordinator,
+            advertise=args.advertise,
+            bind_host=args.bind_host,
+            node_port=args.node_port,
+            node_id=args.node_id,
+        ),
+    )
+
+
+# --- up ----------------------------------------------------------------------
+
+
+def _register_up(commands: Any) -> None:
+    parser = commands.add_parser(
+        "up",
+        help="start a coordinator and N node processes on this machine",
+        description="Start the coordinator (in this process) and N node "
+        "processes on loopback, show their status, stop on Ctrl-C or after "
+        "--steps, and print a summary.",
+    )
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="node processes (default 5, or one per --trace-dir CSV)",
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="steps to run (default: until Ctrl-C, or the longest trace)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed S (default 0)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="control port P (events on P+1; 0 picks free ports)",
+    )
+    parser.add_argument(
+        "--ready-file",
+        default=None,
+        metavar="F",
+        help="write the coordinator's endpoints as JSON once listening",
+    )
+    parser.add_argument(
+        "--trace-dir",
+        default=None,
+        metavar="DIR",
+        help="give each node one CSV of DIR (--source trace)",
+    )
+    parser.add_argument(
+        "--summary-json",
+        default=None,
+        metavar="FILE",
+        help="write the final figures as JSON",
+    )
+    parser.add_argument(
+        "--trajectory-dir",
+        default=None,
+        metavar="DIR",
+        help="write each node's per-step trajectory CSV into DIR",
+    )
+    parser.add_argument(
+        "--log-dir",
+        default=None,
+        metavar="DIR",
+        help="keep each process's log in DIR (default: a temp dir)",
+    )
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="periodic progress lines even on a terminal",
+    )
+    _add_network_flags(parser)
+    add_model_flags(parser)
+    parser.set_defaults(handler=_run_up)
+
+
+def _run_up(args: argparse.Namespace) -> int:
+    from entro_net.coordinator.up import run_up
+
+    model = model_config_from_args(args)
+    net = _network_config(args, port=args.port, bind_host="127.0.0.1")
+    return run_up(args, model, net)
+
+
+# --- health ------------------------------------------------------------------
+
+
+def _register_health(commands: Any) -> None:
+    parser = commands.add_parser(
+        "health",
+        help="exit 0 when the local coordinator (or a node) answers",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="the coordinator's control port (default 5555)",
+    )
+    parser.add_argument(
+        "--node",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="check a node instead: wait for a message on its PUB",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds to wait for an answer (default 2)",
+    )
+    parser.set_defaults(handler=_run_health)
+
+
+def _run_health(args: argparse.Namespace) -> int:
+    from entro_net.coordinator.health import check_coordinator, check_node
+
+    net = _network_config(args, port=args.port)
+    timeout = args.timeout if args.timeout is not None else net.health_timeout_s
+    if args.node:
+        healthy = check_node(args.node, timeout, net)
+    else:
+        healthy = check_coordinator(f"tcp://{args.host}:{net.port}", timeout, net)
+    print("healthy" if healthy else "no answer", file=sys.stderr)
+    return 0 if healthy else EXIT_UNHEALTHY

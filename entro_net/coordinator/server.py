@@ -1,0 +1,243 @@
+"""The coordinator's sockets: a thin loop around ``CoordinatorCore``.
+
+ROUTER on P (hello, heartbeat, leave in; welcome, acks out), PUB on P+1
+(threshold, isolate/readmit, membership) and a SUB dialled to every member's
+PUB. The loop polls with a timeout, decodes through the protocol's Decoder
+(bad frames are dropped and counted), hands messages to the core, sends what
+it returns and logs its events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+import zmq
+
+from entro_net.config import NetworkConfig
+from entro_net.coordinator.core import CoordinatorCore
+from entro_net.errors import EntroNetError
+from entro_net.protocol import (
+    Decoder,
+    Heartbeat,
+    Hello,
+    Leave,
+    State,
+    WarnLimiter,
+    encode,
+)
+
+log = structlog.get_logger()
+
+PORT_RANGE = (20000, 32000)
+"""Where ``--port 0`` looks for two free ports in a row (below 32768)."""
+PORT_TRIES = 200
+RECV_BATCH = 512
+
+
+class BindError(EntroNetError):
+    """The coordinator could not bind its ports."""
+
+    def __init__(self, message: str, address: str) -> None:
+        self.address = address
+        super().__init__(f"{address}: {message}")
+
+
+def configure_socket(sock: zmq.Socket[bytes], net: NetworkConfig) -> None:
+    """Linger, high-water marks and the maximum message size from config."""
+    sock.setsockopt(zmq.LINGER, net.linger_ms)
+    sock.setsockopt(zmq.SNDHWM, net.send_hwm)
+    sock.setsockopt(zmq.MAXMSGSIZE, net.max_message_bytes)
+
+
+def log_events(events: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Write the core's events through structlog."""
+    for level, name, fields in events:
+        getattr(log, level)(name, **fields)
+
+
+class CoordinatorServer:
+    """Binds the coordinator's sockets and runs its loop.
+
+    Args:
+        core: the decisions.
+        net: ports, limits and timings.
+        host: the address to bind (``0.0.0.0`` for every interface).
+        port: the control port P (events on P+1); 0 picks two free ones.
+        advertise: the host clients should dial (for the ready file).
+
+    Raises:
+        BindError: the ports are taken (or none were found for ``port=0``).
+    """
+
+    def __init__(
+        self,
+        core: CoordinatorCore,
+        net: NetworkConfig,
+        *,
+        host: str = "0.0.0.0",
+        port: int = 5555,
+        advertise: str = "127.0.0.1",
+    ) -> None:
+        self.core = core
+        self.net = net
+        self.ctx = zmq.Context()
+        self.router = self.ctx.socket(zmq.ROUTER)
+        self.pub = self.ctx.socket(zmq.PUB)
+        self.sub = self.ctx.socket(zmq.SUB)
+        for sock in (self.router, self.pub, self.sub):
+            configure_socket(sock, net)
+        self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        self.sub.setsockopt(zmq.SUBSCRIBE, b"")
+        try:
+            self.port = self._bind(host, port)
+        except BindError:
+            self.close()
+            raise
+        self.host = advertise
+        self.control_decoder = Decoder(max_bytes=net.max_message_bytes)
+        self.event_decoder = Decoder(max_bytes=net.max_message_bytes)
+        self.warn = WarnLimiter(net.warn_interval_s)
+        self.sent = 0
+        self.poller = zmq.Poller()
+        self.poller.register(self.router, zmq.POLLIN)
+        self.poller.register(self.sub, zmq.POLLIN)
+        self.dialled: set[str] = set()
+
+    def _bind(self, host: str, port: int) -> int:
+        if port != 0:
+            self._bind_pair(host, port)
+            return port
+        for _ in range(PORT_TRIES):
+            candidate = random.randrange(*PORT_RANGE)
+            try:
+                self._bind_pair(host, candidate)
+            except BindError:
+                continue
+            return candidate
+        raise BindError("no two free ports in a row found", f"tcp://{host}")
+
+    def _bind_pair(self, host: str, port: int) -> None:
+        control = f"tcp://{host}:{port}"
+        events = f"tcp://{host}:{port + 1}"
+        try:
+            self.router.bind(control)
+        except zmq.ZMQError as exc:
+            raise BindError(f"cannot bind the control socket: {exc}", control) from exc
+        try:
+            self.pub.bind(events)
+        except zmq.ZMQError as exc:
+            self.router.unbind(control)
+            raise BindError(f"cannot bind the event socket: {exc}", events) from exc
+
+    @property
+    def endpoints(self) -> dict[str, Any]:
+        """Where clients dial: what ``--ready-file`` holds."""
+        return {
+            "control": f"tcp://{self.host}:{self.port}",
+            "events": f"tcp://{self.host}:{self.port + 1}",
+            "port": self.port,
+            "events_port": self.port + 1,
+        }
+
+    @property
+    def dropped(self) -> int:
+        """Frames dropped on both receiving sockets."""
+        return self.control_decoder.dropped + self.event_decoder.dropped
+
+    def poll_once(self, timeout_s: float) -> None:
+        """Wait up to ``timeout_s`` for traffic, handle it, do what is due."""
+        now = time.monotonic()
+        wait = max(0.0, min(timeout_s, self.core.next_deadline(now) - now))
+        ready = dict(self.poller.poll(int(wait * 1000)))
+        if self.router in ready:
+            self._drain_router()
+        if self.sub in ready:
+            self._drain_sub()
+        self.core.tick(time.monotonic())
+        self.flush()
+
+    def run(self, should_stop: Callable[[], bool], poll_s: float = 0.1) -> None:
+        """Run until ``should_stop()`` says so."""
+        while not should_stop():
+            self.poll_once(poll_s)
+
+    def _drain_router(self) -> None:
+        for _ in range(RECV_BATCH):
+            try:
+                parts = self.router.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if len(parts) != 2:
+                self._dropped("malformed_envelope")
+                continue
+            conn, frame = parts
+            now = time.monotonic()
+            msg = self.control_decoder.feed(frame, now=now, conn=conn)
+            if msg is None:
+                self._dropped(str(self.control_decoder.last_drop))
+            elif isinstance(msg, Hello):
+                self.core.on_hello(msg, conn, now)
+            elif isinstance(msg, Heartbeat):
+                self.core.on_heartbeat(msg, conn, now)
+            elif isinstance(msg, Leave):
+                self.core.on_leave(msg, now)
+            else:
+                self._dropped("unexpected_type")
+
+    def _drain_sub(self) -> None:
+        for _ in range(RECV_BATCH):
+            try:
+                frame = self.sub.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            now = time.monotonic()
+            msg = self.event_decoder.feed(frame, now=now)
+            if msg is None:
+                self._dropped(str(self.event_decoder.last_drop))
+            elif isinstance(msg, State):
+                self.core.on_state(msg, now)
+            elif isinstance(msg, Heartbeat):
+                self.core.on_heartbeat(msg, None, now)
+            elif isinstance(msg, Leave):
+                self.core.on_leave(msg, now, on_pub=True)
+
+    def _dropped(self, reason: str) -> None:
+        count = self.warn.admit(reason, time.monotonic())
+        if count:
+            log.warning("messages_dropped", reason=reason, count=count)
+
+    def flush(self) -> None:
+        """Send, dial and log what the core asked for."""
+        out = self.core.drain()
+        for endpoint in out.connect:
+            if endpoint not in self.dialled:
+                self.sub.connect(endpoint)
+                self.dialled.add(endpoint)
+        for endpoint in out.disconnect:
+            if endpoint in self.dialled:
+                self.dialled.discard(endpoint)
+                with contextlib.suppress(zmq.ZMQError):
+                    self.sub.disconnect(endpoint)
+        for conn, msg in out.reply:
+            try:
+                self.router.send_multipart(
+                    [conn, encode(msg, self.net.max_message_bytes)], zmq.NOBLOCK
+                )
+                self.sent += 1
+            except zmq.ZMQError:
+                log.debug("reply_not_sent", type=msg.kind.label)
+        for msg in out.publish:
+            self.pub.send(encode(msg, self.net.max_message_bytes), zmq.NOBLOCK)
+            self.sent += 1
+        log_events(out.events)
+
+    def close(self) -> None:
+        """Close the sockets (with the configured linger) and the context."""
+        for sock in (self.router, self.pub, self.sub):
+            sock.close(linger=self.net.linger_ms)
+        self.ctx.term()

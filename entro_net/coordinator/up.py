@@ -1,0 +1,474 @@
+"""``entro-net up``: a coordinator in this process and N node processes.
+
+Starts the coordinator's sockets here, launches every node as
+``python -m entro_net node ...`` on loopback, shows a live one-screen status
+(rich on a terminal, plain progress lines otherwise), stops everything on
+Ctrl-C, SIGTERM or when the nodes are done, always reaps every child by PID,
+and prints (and writes) the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import structlog
+
+from entro_net import logs
+from entro_net.config import Clock, ModelConfig, NetworkConfig, Source
+from entro_net.coordinator.core import CoordinatorCore
+from entro_net.coordinator.server import CoordinatorServer
+from entro_net.coordinator.summary import (
+    anomaly_report,
+    member_figures,
+    network_summary,
+)
+from entro_net.errors import ConfigError
+from entro_net.model.sync import check_kappa
+from entro_net.node.process import StopFlag
+
+log = structlog.get_logger()
+
+DEFAULT_NODES = 5
+WINDOWS_FILE = "anomaly_windows.json"
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class Child:
+    """One node process that ``up`` started."""
+
+    node_id: str
+    index: int
+    process: subprocess.Popen[bytes]
+    summary: Path
+    log_file: IO[bytes]
+    trace: Path | None = None
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if ``up`` dies without reaping us."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What ``up`` will run."""
+
+    nodes: int
+    steps: int | None
+    traces: list[Path]
+    trace_dir: Path | None
+
+
+def make_plan(args: argparse.Namespace, model: ModelConfig) -> Plan:
+    """Resolve N, the steps and the trace files from the flags.
+
+    Raises:
+        ConfigError: a trace source without files, or too few nodes.
+    """
+    traces: list[Path] = []
+    trace_dir = Path(args.trace_dir) if args.trace_dir else None
+    steps = args.steps
+    if trace_dir is not None:
+        traces = sorted(trace_dir.glob("*.csv"))
+        if not traces:
+            raise ConfigError(f"--trace-dir {trace_dir}: no *.csv files")
+    if model.source is Source.TRACE and not traces:
+        raise ConfigError("--source trace needs --trace-dir DIR (one CSV a node)")
+    nodes = args.nodes if args.nodes is not None else (len(traces) or DEFAULT_NODES)
+    if nodes < 1:
+        raise ConfigError(f"--nodes must be at least 1, got {nodes}")
+    if traces and nodes > len(traces):
+        raise ConfigError(f"--nodes {nodes} but {trace_dir} has {len(traces)} CSVs")
+    if model.source is Source.TRACE and steps is None:
+        from entro_net.inputs import load_trace
+
+        steps = max(len(load_trace(path).psi) for path in traces[:nodes])
+    if model.kappa != "auto" and model.law.value == "linear":
+        check_kappa(float(model.kappa), nodes, force=model.force_kappa)
+    return Plan(nodes, steps, traces[:nodes] if traces else [], trace_dir)
+
+
+def node_command(
+    args: argparse.Namespace,
+    model: ModelConfig,
+    net: NetworkConfig,
+    control: str,
+    plan: Plan,
+    index: int,
+    summary: Path,
+) -> list[str]:
+    """The command line of node ``index``."""
+    command = [
+        sys.executable,
+        "-m",
+        "entro_net",
+        "node",
+        "--coordinator",
+        control,
+        "--node-id",
+        f"node-{index}",
+        "--index",
+        str(index),
+        "--network-size",
+        str(plan.nodes),
+        "--seed",
+        str(args.seed),
+        "--bind-host",
+        "127.0.0.1",
+        "--advertise",
+        "127.0.0.1",
+        "--clock",
+        net.clock.value,
+        "--rate",
+        repr(net.rate),
+        "--staleness",
+        repr(net.staleness_s),
+        "--lockstep-wait",
+        repr(net.lockstep_wait_s),
+        "--summary-json",
+        str(summary),
+        "--log-level",
+        args.log_level,
+        "--model-json",
+        model.model_dump_json(),
+    ]
+    if plan.steps is not None:
+        command += ["--steps", str(plan.steps)]
+    if plan.traces:
+        command += ["--trace", str(plan.traces[index])]
+    if args.trajectory_dir:
+        command += [
+            "--trajectory",
+            str(Path(args.trajectory_dir) / f"node-{index}.csv"),
+        ]
+    return command
+
+
+def child_env() -> dict[str, str]:
+    """This environment, with this very package first on the import path."""
+    import entro_net
+
+    root = str(Path(entro_net.__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    paths = [root, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    return env
+
+
+class Up:
+    """The running network: coordinator, children, status and summary."""
+
+    def __init__(
+        self, args: argparse.Namespace, model: ModelConfig, net: NetworkConfig
+    ) -> None:
+        self.args = args
+        self.model = model
+        self.net = net
+        self.plan = make_plan(args, model)
+        self.core = CoordinatorCore(
+            model,
+            net,
+            net.clock,
+            time.monotonic(),
+            expect=self.plan.nodes,
+            incarnation=time.time_ns() // 1_000_000,
+        )
+        self.server = CoordinatorServer(
+            self.core, net, host="127.0.0.1", port=net.port, advertise="127.0.0.1"
+        )
+        self.children: list[Child] = []
+        self.run_dir = Path(args.log_dir or tempfile.mkdtemp(prefix="entro-net-up-"))
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if args.trajectory_dir:
+            Path(args.trajectory_dir).mkdir(parents=True, exist_ok=True)
+        self.started_at = time.monotonic()
+        self.stop = StopFlag()
+
+    # --- processes ---------------------------------------------------------
+
+    def launch(self) -> None:
+        """Start every node process."""
+        control = self.server.endpoints["control"]
+        for index in range(self.plan.nodes):
+            summary = self.run_dir / f"node-{index}.json"
+            summary.unlink(missing_ok=True)
+            log_file = (self.run_dir / f"node-{index}.log").open("wb")
+            command = node_command(
+                self.args, self.model, self.net, control, self.plan, index, summary
+            )
+            process = subprocess.Popen(
+                command,
+                env=child_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+            )
+            self.children.append(
+                Child(
+                    f"node-{index}",
+                    index,
+                    process,
+                    summary,
+                    log_file,
+                    self.plan.traces[index] if self.plan.traces else None,
+                )
+            )
+        log.info("nodes_launched", nodes=len(self.children), run_dir=str(self.run_dir))
+
+    def running(self) -> list[Child]:
+        """Children that have not exited yet."""
+        return [c for c in self.children if c.process.poll() is None]
+
+    def shutdown(self) -> None:
+        """SIGTERM every child, wait, SIGKILL stragglers; always reap by PID."""
+        for child in self.running():
+            child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.net.stop_timeout_s
+        while self.running() and time.monotonic() < deadline:
+            self.server.poll_once(0.05)
+        for child in self.running():
+            log.warning("node_killed", node=child.node_id, pid=child.process.pid)
+            child.process.kill()
+        for child in self.children:
+            child.process.wait()
+            child.log_file.close()
+
+    # --- the loop ----------------------------------------------------------
+
+    def run(self) -> int:
+        """Run until done or stopped; returns the exit status."""
+        self.stop.install()
+        if self.args.ready_file:
+            path = Path(self.args.ready_file)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(json.dumps(self.server.endpoints))
+            tmp.replace(path)
+        status = Status(self, plain=self.args.plain or not sys.stdout.isatty())
+        try:
+            self.launch()
+            with status:
+                self._loop(status)
+        finally:
+            self.shutdown()
+            self._drain()
+            summary = self.summary()
+            self.server.close()
+        status.print_summary(summary)
+        if self.args.summary_json:
+            path = Path(self.args.summary_json)
+            path.write_text(json.dumps(summary, indent=1))
+        return 0 if self.stop.reason is None else 130
+
+    def _loop(self, status: Status) -> None:
+        next_status = time.monotonic()
+        while self.stop.reason is None:
+            self.server.poll_once(0.05)
+            now = time.monotonic()
+            self._force_start(now)
+            if now >= next_status:
+                status.update()
+                next_status = now + (
+                    self.net.status_interval_s if status.plain else 0.25
+                )
+            if not self.running():
+                break
+        status.update()
+
+    def _force_start(self, now: float) -> None:
+        core = self.core
+        if core.started or now - self.started_at < self.net.start_timeout_s:
+            return
+        joined = len(core.live())
+        log.warning("start_forced", expected=core.expect, joined=joined)
+        core.expect = max(joined, 1)
+
+    def _drain(self) -> None:
+        """Let the coordinator take in what is still on the wire."""
+        quiet_until = time.monotonic() + 0.3
+        hard_stop = time.monotonic() + 3.0
+        seen = self.core.states_seen
+        while time.monotonic() < min(quiet_until, hard_stop):
+            self.server.poll_once(0.05)
+            if self.core.states_seen != seen:
+                seen = self.core.states_seen
+                quiet_until = time.monotonic() + 0.3
+        self.core.tick(time.monotonic() + self.net.lockstep_wait_s * 10)
+        self.server.flush()
+
+    # --- summary -----------------------------------------------------------
+
+    def summary(self) -> dict[str, Any]:
+        """Every figure of the run, JSON-ready."""
+        network = network_summary(self.core, self.server)
+        seen = member_figures(self.core)
+        nodes = []
+        for child in self.children:
+            figures: dict[str, Any] = {"id": child.node_id, "index": child.index}
+            figures.update(seen.get(child.node_id, {}))
+            if child.summary.exists():
+                figures.update(json.loads(child.summary.read_text()))
+            else:
+                figures.setdefault("state", "unknown")
+                figures.update({"sent": None, "received": None, "dropped": None})
+            figures["exit_code"] = child.process.returncode
+            if child.trace is not None:
+                figures["trace"] = child.trace.name
+            nodes.append(figures)
+        out: dict[str, Any] = {
+            "nodes": nodes,
+            **network,
+            "n_nodes": self.plan.nodes,
+            "seed": self.args.seed,
+            "wall_seconds": round(time.monotonic() - self.started_at, 3),
+            "run_dir": str(self.run_dir),
+            "stopped_by": self.stop.reason,
+        }
+        if self.plan.trace_dir is not None:
+            out["anomalies"] = self._anomalies(out["isolations"])
+        return out
+
+    def _anomalies(self, isolations: list[dict[str, Any]]) -> dict[str, Any] | None:
+        assert self.plan.trace_dir is not None
+        windows = self.plan.trace_dir / WINDOWS_FILE
+        if not windows.exists():
+            return None
+        from entro_net.inputs import load_trace
+
+        series = {
+            child.node_id: (child.trace.name, load_trace(child.trace).timestamps)
+            for child in self.children
+            if child.trace is not None
+        }
+        return anomaly_report(windows, series, isolations)
+
+
+class Status:
+    """The one-screen status: rich Live on a terminal, plain lines otherwise."""
+
+    def __init__(self, up: Up, *, plain: bool) -> None:
+        self.up = up
+        self.plain = plain
+        self._live: Any = None
+
+    def __enter__(self) -> Status:
+        if not self.plain:
+            from rich.live import Live
+
+            self._live = Live(self._table(), refresh_per_second=4, transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+
+    def update(self) -> None:
+        """Redraw (or print one progress line)."""
+        if self._live is not None:
+            self._live.update(self._table())
+        else:
+            print(self._line(), flush=True)
+
+    def _line(self) -> str:
+        up = self.up
+        f = up.core.figures()
+        live = up.core.live()
+        isolated = len(f["isolated"])
+        total = up.plan.steps if up.plan.steps is not None else "∞"
+        var = "-" if f["var"] is None else f"{f['var']:.5f}"
+        vnet = "-" if f["v_net"] is None else f"{f['v_net']:.4f}"
+        return (
+            f"[{time.monotonic() - up.started_at:7.1f}s] step {f['step']}/{total}  "
+            f"nodes {len(live)}/{up.plan.nodes} (isolated {isolated})  "
+            f"Var {var}  V_net {vnet}  θ_net {f['theta_net']:.3f}  "
+            f"running {len(up.running())}"
+        )
+
+    def _table(self) -> Any:
+        from rich.console import Group
+        from rich.table import Table
+
+        table = Table(expand=False, title="ENTRO-NET", caption=self._line())
+        for column in ("node", "state", "step", "Ψ", "raw", "w1", "w2", "w3", "θ"):
+            table.add_column(column, justify="right")
+        for member in sorted(self.up.core.members.values(), key=lambda m: m.index):
+            s = member.latest
+            state = member.node_state.value
+            if member.status.value != "alive":
+                state = member.status.value
+            if s is None:
+                table.add_row(member.node, state, *["-"] * 7)
+                continue
+            table.add_row(
+                member.node,
+                state,
+                str(s.step),
+                f"{s.psi:.4f}",
+                f"{s.psi_raw:.4f}",
+                f"{s.w1:.3f}",
+                f"{s.w2:.3f}",
+                f"{s.w3:.3f}",
+                f"{s.theta_net:.3f}",
+            )
+        return Group(table)
+
+    def print_summary(self, summary: dict[str, Any]) -> None:
+        """Print the final figures, one line a node and a network line."""
+        print(
+            f"{'node':>10} {'state':>9} {'steps':>6} {'psi':>8} "
+            f"{'w1':>6} {'w2':>6} {'w3':>6} {'sent':>7} {'recv':>7} {'drop':>5}"
+        )
+        for node in summary["nodes"]:
+            w = node.get("weights") or [float("nan")] * 3
+            psi = node.get("psi")
+            print(
+                f"{node['id']:>10} {node.get('state', '?'):>9} "
+                f"{node.get('steps', '-')!s:>6} "
+                f"{(psi if psi is not None else float('nan')):8.4f} "
+                f"{w[0]:6.3f} {w[1]:6.3f} {w[2]:6.3f} "
+                f"{node.get('sent')!s:>7} {node.get('received')!s:>7} "
+                f"{node.get('dropped')!s:>5}"
+            )
+        var100 = summary.get("var_last100")
+        print(
+            f"network: steps {summary['steps']}  var_last100 "
+            f"{'-' if var100 is None else f'{var100:.6f}'}  "
+            f"V_net {summary.get('v_net')}  θ_net {summary['theta_net']:.4f}  "
+            f"isolations {len(summary['isolations'])}  "
+            f"wall {summary['wall_seconds']:.1f}s"
+        )
+        anomalies = summary.get("anomalies")
+        if anomalies:
+            print(
+                f"anomaly windows: {anomalies['windows_with_isolation']}/"
+                f"{anomalies['windows']} got an isolation; "
+                f"{len(anomalies['isolations_in_window'])} isolations inside a "
+                f"window, {len(anomalies['isolations_outside_windows'])} outside"
+            )
+
+
+def run_up(args: argparse.Namespace, model: ModelConfig, net: NetworkConfig) -> int:
+    """Run ``entro-net up``; returns the exit status."""
+    logs.configure(
+        "up", level="warning" if args.log_level == "info" else args.log_level
+    )
+    if net.clock is Clock.LOCKSTEP and model.source is Source.HOST:
+        log.warning("host_source_in_lockstep", note="readings depend on timing")
+    return Up(args, model, net).run()

@@ -1,0 +1,254 @@
+"""The node process: its sockets and a thin loop around ``NodeCore``.
+
+A PUB bound on its own port (state, heartbeat copies, leave), a SUB dialled
+to every peer's PUB and to the coordinator's event stream, and a DEALER to
+the coordinator's control socket. The loop polls with a timeout, decodes
+through the protocol's Decoder (bad frames dropped and counted), hands
+messages to the core, sends what it returns and logs its events. SIGTERM
+and Ctrl-C make the node leave cleanly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import re
+import secrets
+import signal
+import socket
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+import zmq
+
+from entro_net.config import NetworkConfig
+from entro_net.coordinator.server import configure_socket, log_events
+from entro_net.errors import ConfigError
+from entro_net.node.core import NodeCore
+from entro_net.protocol import Decoder, WarnLimiter, encode
+
+log = structlog.get_logger()
+
+NODE_PORT_RANGE = (20000, 32767)
+RECV_BATCH = 512
+HISTORY_COLUMNS = ("step", "psi_raw", "psi", "w1", "w2", "w3", "theta_net", "isolated")
+
+
+def default_node_id() -> str:
+    """The host name plus a short random suffix, so replicas differ."""
+    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:40] or "node"
+    if not host[0].isalnum():
+        host = "n" + host
+    return f"{host}-{secrets.token_hex(3)}"
+
+
+def split_endpoint(endpoint: str) -> tuple[str, int]:
+    """``tcp://HOST:PORT`` as (host, port).
+
+    Raises:
+        ConfigError: it is not of that form.
+    """
+    parts = urlsplit(endpoint)
+    if parts.scheme != "tcp" or parts.hostname is None or parts.port is None:
+        raise ConfigError(
+            f"coordinator endpoint must be tcp://HOST:PORT, got {endpoint!r}"
+        )
+    return parts.hostname, parts.port
+
+
+def advertised_host(bind_host: str, coordinator_host: str) -> str:
+    """The address peers should dial when ``--advertise`` is not given.
+
+    The bound address when it is a specific one; else the local address of
+    the route toward the coordinator (a UDP socket's ``connect`` sends
+    nothing); else the host name.
+    """
+    if bind_host not in ("0.0.0.0", "*", ""):
+        return bind_host
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect((coordinator_host, 9))
+        return str(probe.getsockname()[0])
+    except OSError:
+        return socket.gethostname()
+    finally:
+        probe.close()
+
+
+class StopFlag:
+    """Set by SIGTERM or SIGINT; the loop checks it between polls."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    def install(self) -> None:
+        """Catch SIGTERM and SIGINT from now on."""
+        signal.signal(signal.SIGTERM, self._handle)
+        signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.reason = signal.Signals(signum).name.lower()
+
+
+class NodeProcess:
+    """Owns one node's sockets and runs its loop."""
+
+    def __init__(
+        self,
+        core: NodeCore,
+        net: NetworkConfig,
+        *,
+        coordinator: str,
+        pub: zmq.Socket[bytes],
+        ctx: zmq.Context[zmq.Socket[bytes]],
+    ) -> None:
+        host, port = split_endpoint(coordinator)
+        self.core = core
+        self.net = net
+        self.ctx = ctx
+        self.pub = pub
+        self.sub = ctx.socket(zmq.SUB)
+        self.dealer = ctx.socket(zmq.DEALER)
+        for sock in (self.sub, self.dealer):
+            configure_socket(sock, net)
+        self.dealer.setsockopt(zmq.IMMEDIATE, 1)
+        self.sub.setsockopt(zmq.SUBSCRIBE, b"")
+        self.dealer.connect(f"tcp://{host}:{port}")
+        self.sub.connect(f"tcp://{host}:{port + 1}")
+        self.dialled: set[str] = set()
+        self.sub_decoder = Decoder(max_bytes=net.max_message_bytes)
+        self.control_decoder = Decoder(max_bytes=net.max_message_bytes)
+        self.warn = WarnLimiter(net.warn_interval_s)
+        self.poller = zmq.Poller()
+        self.poller.register(self.sub, zmq.POLLIN)
+        self.poller.register(self.dealer, zmq.POLLIN)
+        self.unsent = 0
+
+    @staticmethod
+    def bind_pub(
+        ctx: zmq.Context[zmq.Socket[bytes]], net: NetworkConfig, host: str
+    ) -> tuple[zmq.Socket[bytes], int]:
+        """Bind the node's PUB: on ``net.node_port``, or a free port below 32768.
+
+        Raises:
+            ConfigError: the port is taken.
+        """
+        pub = ctx.socket(zmq.PUB)
+        configure_socket(pub, net)
+        try:
+            if net.node_port:
+                pub.bind(f"tcp://{host}:{net.node_port}")
+                return pub, net.node_port
+            port = pub.bind_to_random_port(
+                f"tcp://{host}", NODE_PORT_RANGE[0], NODE_PORT_RANGE[1], 500
+            )
+        except zmq.ZMQError as exc:
+            pub.close(0)
+            raise ConfigError(
+                f"cannot bind the node's PUB on {host}:{net.node_port or '*'}: {exc}"
+            ) from exc
+        return pub, int(port)
+
+    def run(self, stop: StopFlag) -> None:
+        """Step until the node is done or ``stop`` is set; then leave."""
+        while not self.core.is_done:
+            if stop.reason is not None:
+                self.core.leave(time.monotonic(), stop.reason)
+                self.flush()
+                break
+            now = time.monotonic()
+            wait = max(0.0, self.core.next_deadline(now) - now)
+            ready = dict(self.poller.poll(int(wait * 1000)))
+            if self.sub in ready:
+                self._drain(self.sub, self.sub_decoder, control=False)
+            if self.dealer in ready:
+                self._drain(self.dealer, self.control_decoder, control=True)
+            self.core.tick(time.monotonic())
+            self.flush()
+
+    def _drain(
+        self, sock: zmq.Socket[bytes], decoder: Decoder, *, control: bool
+    ) -> None:
+        for _ in range(RECV_BATCH):
+            try:
+                frame = sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            now = time.monotonic()
+            msg = decoder.feed(frame, now=now)
+            if msg is None:
+                reason = str(decoder.last_drop)
+                count = self.warn.admit(reason, now)
+                if count:
+                    log.warning("messages_dropped", reason=reason, count=count)
+                continue
+            self.core.handle(msg, now, control=control)
+
+    def flush(self) -> None:
+        """Send, dial and log what the core asked for."""
+        out = self.core.drain()
+        for endpoint in out.disconnect:
+            if endpoint in self.dialled:
+                self.dialled.discard(endpoint)
+                with contextlib.suppress(zmq.ZMQError):
+                    self.sub.disconnect(endpoint)
+        for endpoint in out.connect:
+            if endpoint not in self.dialled:
+                self.sub.connect(endpoint)
+                self.dialled.add(endpoint)
+        for msg in out.publish:
+            self.pub.send(encode(msg, self.net.max_message_bytes), zmq.NOBLOCK)
+        for msg in out.control:
+            try:
+                self.dealer.send(encode(msg, self.net.max_message_bytes), zmq.NOBLOCK)
+            except zmq.Again:
+                self.unsent += 1
+        log_events(out.events)
+
+    @property
+    def drops(self) -> dict[str, int]:
+        """Frames dropped on both receiving sockets, by reason."""
+        total: dict[str, int] = {}
+        for decoder in (self.sub_decoder, self.control_decoder):
+            for reason, count in decoder.drops.items():
+                total[str(reason)] = total.get(str(reason), 0) + count
+        return total
+
+    def summary(self) -> dict[str, Any]:
+        """The core's figures plus what the sockets counted."""
+        figures = self.core.summary()
+        drops = self.drops
+        figures["dropped"] = sum(drops.values())
+        figures["drops"] = drops
+        figures["unsent_control"] = self.unsent
+        figures["missing"] = (
+            self.sub_decoder.sequence.missing if self.sub_decoder.sequence else 0
+        )
+        return figures
+
+    def close(self) -> None:
+        """Close the sockets with the configured linger."""
+        for sock in (self.pub, self.sub, self.dealer):
+            sock.close(linger=self.net.linger_ms)
+        self.ctx.term()
+
+
+def write_summary(path: Path, figures: dict[str, Any]) -> None:
+    """Write the node's final figures as JSON (via a temporary file)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(figures, indent=1))
+    tmp.replace(path)
+
+
+def write_history(path: Path, rows: list[tuple[float, ...]]) -> None:
+    """Write the node's per-step trajectory as CSV."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HISTORY_COLUMNS)
+        for row in rows:
+            writer.writerow([repr(x) if isinstance(x, float) else x for x in row])
