@@ -96,8 +96,8 @@ def resilient_sync(raw: Array, taking_part: Mask, tolerate: int) -> Array:
         gap_bottom = np.where(below, bottom[..., None, :] - raw[..., :, None], 0.0)
         pull = pull - np.sum(gap_top, axis=-1) - np.sum(gap_bottom, axis=-1)
         peers = peers - np.sum(above, axis=-1) - np.sum(below, axis=-1)
-    synced = raw + pull / (peers + 1.0)
-    return np.where(taking_part, synced, raw)
+    share = np.divide(pull, peers + 1.0, out=np.zeros_like(raw), where=taking_part)
+    return np.where(taking_part, raw + share, raw)
 
 
 @dataclass

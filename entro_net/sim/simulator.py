@@ -341,11 +341,13 @@ class Simulator:
         start = np.full((runs, 1), float(clip_theta(config.theta_base)))
         theta = np.concatenate([start, theta_next[:, :-1]], axis=1)
 
+        # Open-loop readings never depend on the weights, so they are only
+        # learned when the result records them; nothing else could see them.
         padded = None
         weights = None
-        if self.learn or self.record:
+        if self.record:
             padded = self._pad(parts, synced_parts, width)
-        if self.learn:
+        if self.record and self.learn:
             assert padded is not None
             raw_all, synced_all, present_all, part_all = padded
             weights = self._learn_all(raw_all, synced_all, present_all, part_all, error)
