@@ -149,18 +149,27 @@ def seed_exchange(raw: Array, taking_part: Mask, kappa: Array, alpha: Array) -> 
     exchange costs O(N) instead of O(N²). ``kappa`` and ``alpha`` have the
     shape of ``raw`` without its node axis.
     """
-    inside = np.where(taking_part, raw, 0.0)
-    n = count(taking_part)[..., None]
+    everyone = bool(np.all(taking_part))
+    inside = raw if everyone else np.where(taking_part, raw, 0.0)
+    n = count(taking_part)[..., None].astype(float)
+    square = inside * inside
     s1 = np.sum(inside, axis=-1)[..., None]
-    s2 = np.sum(inside * inside, axis=-1)[..., None]
-    s3 = np.sum(inside * inside * inside, axis=-1)[..., None]
-    r = raw
-    linear = s1 - n * r
-    cubic = s3 - 3.0 * r * s2 + 3.0 * r * r * s1 - n * r * r * r
+    s2 = np.sum(square, axis=-1)[..., None]
+    s3 = np.sum(square * inside, axis=-1)[..., None]
     a = alpha[..., None]
-    exchange = a * kappa[..., None] * linear + a * a * cubic
-    synced = np.clip(raw + exchange, 0.0, 1.0)
-    return np.where(taking_part, synced, raw)
+    # Σ_j d³ = s3 − 3·r·s2 + 3·r²·s1 − n·r³, by Horner in r; Σ_j d = s1 − n·r.
+    cubic = 3.0 * s1 - n * raw
+    cubic *= raw
+    cubic -= 3.0 * s2
+    cubic *= raw
+    cubic += s3
+    cubic *= a * a
+    linear = s1 - n * raw
+    linear *= a * kappa[..., None]
+    synced = raw + linear
+    synced += cubic
+    np.clip(synced, 0.0, 1.0, out=synced)
+    return synced if everyone else np.where(taking_part, synced, raw)
 
 
 def seed_sync(
