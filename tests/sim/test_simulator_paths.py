@@ -23,9 +23,7 @@ def test_whole_run_and_stepwise_paths_agree(law: Law) -> None:
     for b, spec in enumerate(runs):
         n = spec.n_nodes
         assert np.allclose(fast.psi[b, :, :n], slow.psi[b, :, :n], atol=1e-12)
-        assert np.array_equal(
-            fast.taking_part[b, :, :n], slow.taking_part[b, :, :n]
-        )
+        assert np.array_equal(fast.taking_part[b, :, :n], slow.taking_part[b, :, :n])
     assert np.allclose(fast.var, slow.var, atol=1e-12)
     assert np.allclose(fast.theta_net, slow.theta_net, atol=1e-12)
     assert fast.weights is not None and slow.weights is not None
