@@ -248,6 +248,7 @@ def source_inputs(
 def run_sweep(args: argparse.Namespace) -> int:
     """``experiment sweep``: simulate, fit, write, print the table."""
     from entro_net.sim import experiments, report
+    from entro_net.sim.plotter import BackgroundPlotter
 
     config = model_config_from_args(args)
     plan = experiments.SweepPlan(
@@ -257,13 +258,15 @@ def run_sweep(args: argparse.Namespace) -> int:
     experiments.backend_for(args.backend)
     inputs = source_inputs(config, args.trace_dir, max(plan.nodes))
 
-    with phases(3) as advance:
+    with BackgroundPlotter(enabled=not args.no_plot) as plotter, phases(3) as advance:
         advance(f"simulating {len(plan.runs())} runs of {plan.steps} steps")
         result = experiments.simulate_sweep(plan, args.backend, inputs)
         advance("fitting")
         sweep = experiments.summarise_sweep(plan, result, args.backend)
         advance("writing" if args.no_plot else "writing and plotting")
-        written = report.write_sweep(sweep, args.out, plot=not args.no_plot)
+        written = report.write_sweep(
+            sweep, args.out, plot=not args.no_plot, run=plotter.run
+        )
 
     print(report.sweep_markdown(sweep), end="")
     print("\nwrote " + ", ".join(str(path) for path in written))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -192,15 +193,28 @@ def plot_sweep(sweep: Sweep, path: Path) -> Path:
     return path
 
 
-def write_sweep(sweep: Sweep, out: Path, *, plot: bool = True) -> list[Path]:
-    """Write sweep.json, sweep.csv, sweep.md and (unless not) sweep.png."""
+def write_sweep(
+    sweep: Sweep,
+    out: Path,
+    *,
+    plot: bool = True,
+    run: Callable[..., Any] | None = None,
+) -> list[Path]:
+    """Write sweep.json, sweep.csv, sweep.md and (unless not) sweep.png.
+
+    ``run`` calls the plotting function (a background plotter's ``run``);
+    by default it is called here.
+    """
     out.mkdir(parents=True, exist_ok=True)
     written = [
         write_json(out / "sweep.json", sweep.to_json()),
         write_sweep_csv(sweep, out / "sweep.csv"),
     ]
     if plot:
-        written.append(plot_sweep(sweep, out / "sweep.png"))
+        target = out / "sweep.png"
+        written.append(
+            run(plot_sweep, sweep, target) if run else plot_sweep(sweep, target)
+        )
     markdown = sweep_markdown(sweep, "sweep.png" if plot else None)
     (out / "sweep.md").write_text(markdown)
     written.insert(2, out / "sweep.md")
