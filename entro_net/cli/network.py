@@ -376,7 +376,7 @@ def _run_up(args: argparse.Namespace) -> int:
 def _register_health(commands: Any) -> None:
     parser = commands.add_parser(
         "health",
-        help="exit 0 when the local coordinator (or a node) answers",
+        help="exit 0 when the local node (if any) or coordinator answers",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument(
@@ -401,12 +401,20 @@ def _register_health(commands: Any) -> None:
 
 
 def _run_health(args: argparse.Namespace) -> int:
-    from entro_net.coordinator.health import check_coordinator, check_node
+    from entro_net.coordinator.health import (
+        check_coordinator,
+        check_node,
+        check_nodes,
+        local_node_endpoints,
+    )
 
     net = _network_config(args, port=args.port)
     timeout = args.timeout if args.timeout is not None else net.health_timeout_s
+    local_nodes = [] if args.node or args.port else local_node_endpoints()
     if args.node:
         healthy = check_node(args.node, timeout, net)
+    elif local_nodes:
+        healthy = check_nodes(local_nodes, timeout, net)
     else:
         healthy = check_coordinator(f"tcp://{args.host}:{net.port}", timeout, net)
     print("healthy" if healthy else "no answer", file=sys.stderr)

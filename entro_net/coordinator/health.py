@@ -2,14 +2,18 @@
 
 For the coordinator: a heartbeat from a probe id to its control socket; any
 reply within the timeout is an answer. For a node: any message on its PUB
-(it sends heartbeat copies every half second).
+(it sends heartbeat copies every half second). Without an address, the check
+looks for ``entro-net node`` processes on this host (a node's container or
+pod) and checks their PUBs, and checks the coordinator when there are none.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 
+import psutil
 import zmq
 
 from entro_net.config import NetworkConfig
@@ -50,6 +54,58 @@ def check_node(endpoint: str, timeout_s: float, net: NetworkConfig) -> bool:
     sock.setsockopt(zmq.SUBSCRIBE, b"")
     try:
         sock.connect(endpoint)
+        return bool(sock.poll(int(timeout_s * 1000), zmq.POLLIN))
+    finally:
+        sock.close(0)
+        ctx.term()
+
+
+def is_node_command(cmdline: Sequence[str]) -> bool:
+    """Whether a process's command line is ``entro-net node ...``."""
+    for i, arg in enumerate(cmdline[:-1]):
+        name = os.path.basename(arg)
+        if name in ("entro-net", "entro_net") and cmdline[i + 1] == "node":
+            return True
+    return False
+
+
+def local_node_endpoints() -> list[str]:
+    """The listening endpoints of the node processes on this host.
+
+    Only sockets in this process's network namespace are seen, so in a
+    container or pod these are its own node's PUB.
+    """
+    endpoints: list[str] = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info.get("cmdline") or []
+        if proc.pid == os.getpid() or not is_node_command(cmdline):
+            continue
+        try:
+            connections = proc.net_connections(kind="tcp")
+        except (psutil.Error, OSError):
+            continue
+        for conn in connections:
+            if conn.status != psutil.CONN_LISTEN:
+                continue
+            host = conn.laddr.ip
+            if host in ("0.0.0.0", "::", ""):
+                host = "127.0.0.1"
+            elif ":" in host:
+                host = f"[{host}]"
+            endpoints.append(f"tcp://{host}:{conn.laddr.port}")
+    return endpoints
+
+
+def check_nodes(endpoints: Sequence[str], timeout_s: float, net: NetworkConfig) -> bool:
+    """Whether any of the nodes whose PUBs are ``endpoints`` sends in time."""
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    sock = ctx.socket(zmq.SUB)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.MAXMSGSIZE, net.max_message_bytes)
+    sock.setsockopt(zmq.SUBSCRIBE, b"")
+    try:
+        for endpoint in endpoints:
+            sock.connect(endpoint)
         return bool(sock.poll(int(timeout_s * 1000), zmq.POLLIN))
     finally:
         sock.close(0)

@@ -168,6 +168,7 @@ class NodeCore:
         self.coordinator_seen = -float("inf")
         self.hello_due = now
         self.hello_backoff = net.hello_retry_s
+        self.unanswered_since: float | None = None  # first hello not answered
         self.heartbeat_due = now
         self.since: int | None = None
         self.started = False
@@ -308,6 +309,7 @@ class NodeCore:
         self.coordinator_seen = now
         self.welcomed = True
         self.hello_backoff = self.net.hello_retry_s
+        self.unanswered_since = None
         if fresh:
             self.view = IsolationView()
             for node in msg.isolated:
@@ -410,6 +412,8 @@ class NodeCore:
         peer = self.peers.get(msg.node)
         if peer is None or msg.incarnation != peer.incarnation:
             return
+        if peer.latest is None:
+            self._event("info", "peer_heard", peer=msg.node, step=msg.step)
         peer.latest = msg
         peer.arrived = now
         if peer.said_leave:
@@ -479,6 +483,7 @@ class NodeCore:
             self.hello_backoff = min(
                 2.0 * self.hello_backoff, self.net.rejoin_backoff_max_s
             )
+            self._warn_unanswered(now)
         if now >= self.heartbeat_due:
             self._send_heartbeat(now)
             interval = (
@@ -487,6 +492,21 @@ class NodeCore:
                 else self.net.joining_heartbeat_s
             )
             self.heartbeat_due = now + interval
+
+    def _warn_unanswered(self, now: float) -> None:
+        # Say so (once per backoff period) while the coordinator stays silent
+        # for longer than it takes to suspect a node.
+        if self.unanswered_since is None:
+            self.unanswered_since = now
+        silent_s = now - self.unanswered_since
+        if silent_s >= self.net.suspect_after * self.net.heartbeat_interval_s:
+            self._event(
+                "warning",
+                "coordinator_unanswered",
+                coordinator=self.net.coordinator,
+                silent_s=round(silent_s, 3),
+                retry_in_s=round(self.hello_due - now, 3),
+            )
 
     def _send_hello(self, now: float) -> None:
         hello = Hello(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import time
 from pathlib import Path
 
@@ -44,6 +45,20 @@ def _source_factory(
     return trace, host_reading
 
 
+def _warn_if_unresolved(host: str, endpoint: str) -> None:
+    # ZeroMQ resolves the name again at every reconnect, so the node goes on
+    # and joins once the name resolves; the core warns while nobody answers.
+    try:
+        socket.getaddrinfo(host, None)
+    except OSError as exc:
+        structlog.get_logger().warning(
+            "coordinator_unresolved",
+            coordinator=endpoint,
+            error=str(exc),
+            hint="retrying; check the host name or give --coordinator tcp://IP:PORT",
+        )
+
+
 def run_node(args: argparse.Namespace, model: ModelConfig, net: NetworkConfig) -> int:
     """Run one node until it is done or told to stop; returns the exit status.
 
@@ -59,6 +74,7 @@ def run_node(args: argparse.Namespace, model: ModelConfig, net: NetworkConfig) -
     logs.configure("node", node_id, level=args.log_level)
     log = structlog.get_logger()
     coordinator_host, _ = split_endpoint(net.coordinator)
+    _warn_if_unresolved(coordinator_host, net.coordinator)
     trace, host_reading = _source_factory(args, model)
 
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()

@@ -66,7 +66,8 @@ def advertised_host(bind_host: str, coordinator_host: str) -> str:
 
     The bound address when it is a specific one; else the local address of
     the route toward the coordinator (a UDP socket's ``connect`` sends
-    nothing); else the host name.
+    nothing); else (the coordinator's name does not resolve yet) the first
+    IPv4 address of an interface that is up; else the host name.
     """
     if bind_host not in ("0.0.0.0", "*", ""):
         return bind_host
@@ -75,9 +76,24 @@ def advertised_host(bind_host: str, coordinator_host: str) -> str:
         probe.connect((coordinator_host, 9))
         return str(probe.getsockname()[0])
     except OSError:
-        return socket.gethostname()
+        return interface_address() or socket.gethostname()
     finally:
         probe.close()
+
+
+def interface_address() -> str | None:
+    """The first non-loopback IPv4 address of an interface that is up."""
+    import psutil
+
+    stats = psutil.net_if_stats()
+    for name, addresses in sorted(psutil.net_if_addrs().items()):
+        if name not in stats or not stats[name].isup:
+            continue
+        for address in addresses:
+            is_ipv4 = address.family == socket.AF_INET
+            if is_ipv4 and not address.address.startswith("127."):
+                return str(address.address)
+    return None
 
 
 class StopFlag:
