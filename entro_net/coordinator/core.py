@@ -268,6 +268,9 @@ class CoordinatorCore:
             since=member.since,
         )
         self._publish_membership(now)
+        if member.since is not None:
+            # The joiner's SUB may not hear the event stream yet: tell it too.
+            self.outbox.reply.append((conn, self.outbox.publish[-1]))
 
     def _join_step(self) -> int:
         if self.clock is Clock.LOCKSTEP:
@@ -444,13 +447,13 @@ class CoordinatorCore:
     def tick(self, now: float) -> None:
         """Do what is due at ``now``: liveness, start, rounds, θ_net."""
         self._check_liveness(now)
-        self._sweep_left(now)
         self._maybe_start(now)
         if self.clock is Clock.LOCKSTEP:
             self._close_rounds(now)
         elif now >= self.next_tick:
             self._free_tick(now)
             self.next_tick = max(self.next_tick + 1.0 / self.net.rate, now)
+        self._sweep_left(now)
         if now >= self.membership_due:
             self._publish_membership(now)
 

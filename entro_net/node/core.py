@@ -552,7 +552,7 @@ class NodeCore:
 
     def _should_stop(self) -> str | None:
         limit = self.settings.steps
-        if limit is not None and self.step >= limit:
+        if limit is not None and self.steps_done >= limit:
             return "steps_done"
         if self.source is not None and not self.source.has_reading(self.step):
             return "trace_ended"

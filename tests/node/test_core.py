@@ -1,0 +1,145 @@
+"""The node's core in memory: joining, both clocks, losing the coordinator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from entro_net.config import WEIGHTS_START, Clock, Law, ModelConfig, Source
+from entro_net.node.core import Phase
+from entro_net.protocol import Hello, Leave, State
+from entro_net.sim.simulator import RunSpec, Simulator
+from tests.node.harness import NET, Wire, coordinator, make_node
+
+
+def test_node_says_hello_again_with_backoff_until_a_coordinator_answers() -> None:
+    node = make_node(ModelConfig(), "a", 0)
+    hellos = []
+    now = 0.0
+    while now < 3.0:
+        node.tick(now)
+        hellos += [now for m in node.drain().control if isinstance(m, Hello)]
+        now += 0.01
+    gaps = np.diff(hellos)
+    assert len(hellos) >= 3
+    assert gaps[0] == pytest.approx(NET.hello_retry_s, abs=0.02)
+    assert np.all(np.diff(gaps) > 0)
+    assert not node.started
+
+
+def test_node_waits_for_its_since_before_it_steps() -> None:
+    model = ModelConfig()
+    core = coordinator(model, expect=2)
+    first = make_node(model, "a", 0)
+    wire = Wire(core, [first])
+    wire.run(1.0)
+    assert first.welcomed
+    assert not first.started
+    second = make_node(model, "b", 1, now=wire.now)
+    wire.nodes.append(second)
+    wire.run_until(lambda: first.started and second.started, 2.0)
+    assert first.since == 0 and second.since == 0
+
+
+@pytest.mark.parametrize("law", [Law.LINEAR, Law.RESILIENT, Law.SEED])
+def test_two_lockstep_cores_compute_the_simulators_run(law: Law) -> None:
+    model = ModelConfig(law=law)
+    steps = 40
+    nodes = [make_node(model, f"n{i}", i, steps=steps, n=3, seed=5) for i in range(3)]
+    wire = Wire(coordinator(model, expect=3), nodes)
+    wire.run_until(lambda: all(n.is_done for n in nodes), 20.0)
+    wire.run(0.05)
+
+    sim = Simulator(model, [RunSpec(3)], steps, 5, record=True).run()
+    assert sim.psi is not None
+    for i, node in enumerate(nodes):
+        psi = np.array([row[2] for row in node.history])
+        assert np.array_equal(psi, sim.psi[0, :, i])
+    assert wire.coordinator is not None
+    assert wire.coordinator.var_history == pytest.approx(list(sim.var[0]), abs=1e-12)
+
+
+def test_lockstep_round_waits_for_a_silent_peer_only_up_to_the_bound() -> None:
+    model = ModelConfig()
+    a, b = make_node(model, "a", 0), make_node(model, "b", 1)
+    wire = Wire(coordinator(model, expect=2), [a, b])
+    wire.run_until(lambda: a.steps_done >= 5, 5.0)
+    wire.cut.add("b")
+    done = a.steps_done
+    wire.run(NET.lockstep_wait_s * 0.5)
+    assert a.steps_done <= done + 2  # b may be a round ahead: two buffered
+    wire.run(NET.lockstep_wait_s * 3)
+    assert a.steps_done > done + 4
+    assert a.peers["b"].silent or a.peers["b"].status.value == "dead"
+
+
+def test_a_peers_leave_ends_the_wait_for_it_at_once() -> None:
+    model = ModelConfig()
+    a = make_node(model, "a", 0)
+    b = make_node(model, "b", 1, steps=10)
+    wire = Wire(coordinator(model, expect=2), [a, b])
+    wire.run_until(lambda: b.is_done, 5.0)
+    wire.run(0.05)
+    assert a.peers["b"].said_leave
+    assert a.steps_done >= 11
+    assert any(isinstance(m, Leave) for sender, m in wire.log if sender == "b")
+
+
+def test_late_joiner_starts_from_the_networks_mean_weights() -> None:
+    model = ModelConfig(source=Source.PLANT)
+    early = [make_node(model, f"n{i}", i, n=3) for i in range(2)]
+    wire = Wire(coordinator(model, expect=2), early)
+    wire.run_until(lambda: all(n.steps_done >= 60 for n in early), 30.0)
+    assert wire.coordinator is not None
+    mean = wire.coordinator.mean_weights()
+    assert mean is not None and not np.allclose(mean, WEIGHTS_START)
+
+    late = make_node(model, "n2", 2, n=3, now=wire.now)
+    wire.nodes.append(late)
+    wire.run_until(lambda: late.steps_done >= 1, 10.0)
+    assert late.start_weights is not None
+    assert np.allclose(late.start_weights, mean, atol=0.05)
+    assert late.since is not None and late.since > 60
+    assert late.history[0][0] == late.since
+
+
+def test_free_node_keeps_stepping_on_its_last_theta_without_the_coordinator() -> None:
+    model = ModelConfig()
+    nodes = [make_node(model, f"n{i}", i, clock=Clock.FREE) for i in range(2)]
+    wire = Wire(coordinator(model, Clock.FREE, expect=2), nodes)
+    wire.run_until(lambda: all(n.steps_done >= 10 for n in nodes), 5.0)
+    theta = nodes[0].theta_net
+
+    wire.coordinator_down = True
+    done = nodes[0].steps_done
+    wire.run(NET.dead_after * NET.heartbeat_interval_s + 1.0)
+    assert not nodes[0].welcomed
+    assert nodes[0].steps_done > done + 20
+    assert nodes[0].theta_net == theta
+
+
+def test_free_node_uses_only_fresh_peer_readings() -> None:
+    model = ModelConfig(law=Law.LINEAR)
+    a = make_node(model, "a", 0, clock=Clock.FREE)
+    b = make_node(model, "b", 1, clock=Clock.FREE)
+    wire = Wire(coordinator(model, Clock.FREE, expect=2), [a, b])
+    wire.run_until(lambda: a.steps_done >= 5, 5.0)
+    assert a.delta != 0.0
+    wire.cut.add("b")
+    wire.run(NET.staleness_s + 0.2)
+    assert a.delta == 0.0
+
+
+def test_free_nodes_follow_the_coordinators_isolation_of_a_faulty_peer() -> None:
+    model = ModelConfig(faults=())
+    a = make_node(model, "a", 0, clock=Clock.FREE)
+    b = make_node(model, "b", 1, clock=Clock.FREE)
+    c = make_node(model, "c", 2, clock=Clock.FREE, n=3)
+    wire = Wire(coordinator(model, Clock.FREE, expect=3), [a, b, c])
+    wire.run_until(lambda: c.started, 5.0)
+    c.source.config = ModelConfig(faults=({"node": 2, "step": 0, "level": 2.0},))  # type: ignore[union-attr]
+    wire.run(1.0)
+    assert a.view.is_isolated("c") and b.view.is_isolated("c")
+    assert c.isolated and c.phase is Phase.ISOLATED
+    last = [m for s, m in wire.log if s == "a" and isinstance(m, State)][-1]
+    assert last.psi < 1.0
