@@ -240,6 +240,7 @@ class NetworkConfig(BaseSettings):
     record: str | None = None
     record_max_bytes: int = Field(default=256 * 1024 * 1024, ge=4096)
     record_keep: int = Field(default=3, ge=1)
+    metrics_interval_s: float = Field(default=0.25, gt=0.0)
     warn_interval_s: float = Field(default=5.0, gt=0.0)
     # the network layer (entro_net/node, entro_net/coordinator, `up`)
     lockstep_resend_s: float = Field(default=0.05, gt=0.0)

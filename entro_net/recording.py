@@ -79,7 +79,27 @@ class RecordWriter:
         if size == 0:
             os.write(fd, MAGIC)
             size = len(MAGIC)
+        elif size > len(MAGIC):
+            size = self._cut_torn_tail(fd, size)
         self._fd, self._size = fd, size
+
+    def _cut_torn_tail(self, fd: int, size: int) -> int:
+        """Reopening after a crash: drop a torn last record before appending.
+
+        Records appended after a torn one would be unreachable, since a
+        reader stops at the first record that does not check out.
+        """
+        stats = ReadStats()
+        try:
+            for _ in read_file(self.path, stats):
+                pass
+        except RecordingError:
+            os.close(fd)
+            raise
+        if stats.torn_tail_bytes:
+            size -= stats.torn_tail_bytes
+            os.ftruncate(fd, size)
+        return size
 
     def append(self, ts: float, frame: bytes) -> None:
         """Write one record; rotates first when the file would pass the limit."""

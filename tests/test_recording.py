@@ -124,3 +124,35 @@ def test_a_writer_killed_with_sigkill_leaves_a_readable_recording(
     assert [r.frame for r in records[:3]] == [b"payload-0", b"payload-1", b"payload-2"]
     assert records[-1].frame == b"payload-%d" % (len(records) - 1)
     assert path.read_bytes().startswith(MAGIC)
+
+
+def test_reopening_after_a_torn_tail_cuts_it_so_new_records_stay_readable(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "run.rec"
+    writer = RecordWriter(path, max_bytes=1 << 20, keep=3)
+    for i in range(5):
+        writer.append(float(i), b"before")
+    writer.close()
+    with path.open("ab") as handle:
+        handle.write(b"\x40\x00\x00\x00torn")
+
+    writer = RecordWriter(path, max_bytes=1 << 20, keep=3)
+    writer.append(5.0, b"after")
+    writer.close()
+
+    stats = ReadStats()
+    frames = [r.frame for r in read_recording(path, stats=stats)]
+    assert frames == [b"before"] * 5 + [b"after"]
+    assert stats.torn_tail_bytes == 0
+
+
+def test_reopening_a_file_that_is_not_a_recording_refuses_to_append(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"some other file, long enough")
+
+    with pytest.raises(RecordingError, match="bad magic"):
+        RecordWriter(path, max_bytes=1 << 20, keep=3)
+    assert path.read_bytes() == b"some other file, long enough"

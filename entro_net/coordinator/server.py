@@ -107,6 +107,12 @@ class CoordinatorServer:
         self.poller.register(self.router, zmq.POLLIN)
         self.poller.register(self.sub, zmq.POLLIN)
         self.dialled: set[str] = set()
+        self.on_frame: Callable[[float, bytes], None] | None = None
+        """Called with every frame received or published (``--record``)."""
+        self.on_tick: Callable[[float], None] | None = None
+        """Called after every tick of the core (``--metrics-port``)."""
+        self.extra_endpoints: dict[str, Any] = {}
+        """Added to ``endpoints`` (e.g. the metrics URL)."""
 
     def _bind(self, host: str, port: int) -> int:
         if port != 0:
@@ -142,6 +148,7 @@ class CoordinatorServer:
             "events": f"tcp://{self.host}:{self.port + 1}",
             "port": self.port,
             "events_port": self.port + 1,
+            **self.extra_endpoints,
         }
 
     @property
@@ -160,6 +167,8 @@ class CoordinatorServer:
             self._drain_sub()
         self.core.tick(time.monotonic())
         self.flush()
+        if self.on_tick is not None:
+            self.on_tick(time.monotonic())
 
     def run(self, should_stop: Callable[[], bool], poll_s: float = 0.1) -> None:
         """Run until ``should_stop()`` says so."""
@@ -177,6 +186,8 @@ class CoordinatorServer:
                 continue
             conn, frame = parts
             now = time.monotonic()
+            if self.on_frame is not None:
+                self.on_frame(now, frame)
             msg = self.control_decoder.feed(frame, now=now, conn=conn)
             if msg is None:
                 self._dropped(str(self.control_decoder.last_drop))
@@ -196,6 +207,8 @@ class CoordinatorServer:
             except zmq.Again:
                 return
             now = time.monotonic()
+            if self.on_frame is not None:
+                self.on_frame(now, frame)
             msg = self.event_decoder.feed(frame, now=now)
             if msg is None:
                 self._dropped(str(self.event_decoder.last_drop))
@@ -232,8 +245,11 @@ class CoordinatorServer:
             except zmq.ZMQError:
                 log.debug("reply_not_sent", type=msg.kind.label)
         for msg in out.publish:
-            self.pub.send(encode(msg, self.net.max_message_bytes), zmq.NOBLOCK)
+            frame = encode(msg, self.net.max_message_bytes)
+            self.pub.send(frame, zmq.NOBLOCK)
             self.sent += 1
+            if self.on_frame is not None:
+                self.on_frame(time.monotonic(), frame)
         log_events(out.events)
 
     def close(self) -> None:
