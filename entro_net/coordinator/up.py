@@ -328,6 +328,7 @@ class Up:
                 figures.setdefault("state", "unknown")
                 figures.update({"sent": None, "received": None, "dropped": None})
             figures["exit_code"] = child.process.returncode
+            figures["pid"] = child.process.pid
             if child.trace is not None:
                 figures["trace"] = child.trace.name
             nodes.append(figures)

@@ -82,6 +82,19 @@ def wait_for_file(path: Path, timeout_s: float) -> dict[str, Any]:
     raise AssertionError(f"{path} did not appear within {timeout_s} s")
 
 
+def wait_for_log(path: Path, text: str, timeout_s: float, count: int = 1) -> None:
+    """Wait until ``text`` appears ``count`` times in the log at ``path``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().count(text) >= count:
+            return
+        time.sleep(0.05)
+    tail = path.read_text()[-2000:] if path.exists() else "(no log)"
+    raise AssertionError(
+        f"{text!r} x{count} not in {path.name} in {timeout_s} s:\n{tail}"
+    )
+
+
 def wait_exit(proc: subprocess.Popen[bytes], timeout_s: float) -> int:
     """Wait for ``proc`` to end; fail (the fixture reaps it) after ``timeout_s``."""
     try:

@@ -13,7 +13,7 @@ import zmq
 
 from entro_net.config import WEIGHTS_START
 from entro_net.protocol import Decoder, Threshold
-from tests.integration.conftest import Start, wait_exit, wait_for_file
+from tests.integration.conftest import Start, wait_exit, wait_for_file, wait_for_log
 
 pytestmark = pytest.mark.integration
 
@@ -32,19 +32,6 @@ def free_port_pair() -> int:
             continue
         return port
     raise AssertionError("no free port pair")
-
-
-def wait_for_log(path: Path, text: str, timeout_s: float, count: int = 1) -> None:
-    """Wait until ``text`` appears ``count`` times in the log at ``path``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text().count(text) >= count:
-            return
-        time.sleep(0.05)
-    tail = path.read_text()[-2000:] if path.exists() else "(no log)"
-    raise AssertionError(
-        f"{text!r} x{count} not in {path.name} in {timeout_s} s:\n{tail}"
-    )
 
 
 def wait_for_network_step(events: str, step: int, timeout_s: float) -> None:
