@@ -55,6 +55,13 @@ def interpolate(text: str, shell: Mapping[str, str]) -> str:
     return _VARIABLE.sub(substitute, text)
 
 
+def env_text(value: Any) -> str:
+    """A setting's value as an environment variable spells it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(getattr(value, "value", value))
+
+
 def _as_list(value: Any) -> list[str]:
     if value is None:
         return []

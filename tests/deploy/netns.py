@@ -73,9 +73,14 @@ class Process:
 
 
 class Lab:
-    """Namespaces on one bridge, addressed from a private /24 of this run."""
+    """Namespaces on one bridge, addressed from a private /24 of this run.
+
+    ``run_id`` is ``PIDxN``: the test run's pid and the lab's number in it.
+    """
 
     def __init__(self, run_id: str, subnet: str, log_dir: Path) -> None:
+        if not re.fullmatch(r"\d{1,7}x\d", run_id):
+            raise ValueError(f"run_id must be PIDxN (N one digit), got {run_id!r}")
         self.run_id = run_id
         self.network = ipaddress.ip_network(subnet)
         self.bridge = f"e{run_id}br"
@@ -256,14 +261,14 @@ def remove_stale() -> None:
 
     Only names of this module's pattern whose run's pid is no longer alive.
     """
-    pattern = re.compile(rf"^{PREFIX}-(\d+)-")
+    pattern = re.compile(rf"^{PREFIX}-((\d+)x\d+)-")
     stale_ids: set[str] = set()
     candidates = netns_names()
     if NETNS_ETC.is_dir():
         candidates += [p.name for p in NETNS_ETC.iterdir()]
     for name in candidates:
         match = pattern.match(name)
-        if match and not _is_alive(int(match[1])):
+        if match and not _is_alive(int(match[2])):
             stale_ids.add(match[1])
     for run_id in stale_ids:
         for name in leftovers(run_id):

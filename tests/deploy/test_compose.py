@@ -8,6 +8,7 @@ entro_net/config.py, so a default changed in one place fails here.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,14 @@ import pytest
 import yaml
 
 from entro_net.config import ENV_PREFIX, ModelSettings, NetworkConfig
-from tests.deploy.compose import COMPOSE_FILE, REPO, interpolate, load_compose, service
+from tests.deploy.compose import (
+    COMPOSE_FILE,
+    REPO,
+    env_text,
+    interpolate,
+    load_compose,
+    service,
+)
 
 SCHEMA = REPO.parent / "shared" / "schemas" / "compose-spec.json"
 
@@ -57,14 +65,20 @@ def test_node_service_scales_without_editing_the_file(compose: dict[str, Any]) -
 def _settings_from(
     environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, Any]:
-    import os
-
     for key in list(os.environ):
         if key.startswith(ENV_PREFIX):
             monkeypatch.delenv(key)
     for key, value in environment.items():
         monkeypatch.setenv(key, value)
     return {**ModelSettings().model_dump(), **NetworkConfig().model_dump()}
+
+
+def compose_line(var: str) -> str:
+    """The line that lists ``var`` in the compose file, with the flag's default."""
+    value = _defaults().get(var.removeprefix(ENV_PREFIX).lower())
+    if value is None or isinstance(value, tuple):
+        return f"  {var}:"
+    return f"  {var}: ${{{var}:-{env_text(value)}}}"
 
 
 def _defaults() -> dict[str, Any]:
@@ -90,7 +104,9 @@ def test_every_setting_is_a_variable_with_the_flags_default(
     settings = _settings_from(resolved, monkeypatch)
 
     missing = sorted(expected_vars - listed)
-    assert not missing, f"add these settings to docker-compose.yml: {missing}"
+    assert not missing, "add to docker-compose.yml's x-*-settings:\n" + "\n".join(
+        compose_line(var) for var in missing
+    )
     assert settings == {**_defaults(), **COMPOSE_DIFFERS[name]}
 
 

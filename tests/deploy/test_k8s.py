@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from entro_net.config import ENV_PREFIX, ModelSettings, NetworkConfig
-from tests.deploy.compose import REPO, load_compose
+from tests.deploy.compose import REPO, env_text, load_compose
 from tests.deploy.dockerfile import Dockerfile
 
 K8S = REPO / "deploy" / "k8s"
@@ -138,5 +138,9 @@ def test_settings_config_map_holds_every_setting_with_the_flags_default(
 
     settings = {**ModelSettings().model_dump(), **NetworkConfig().model_dump()}
 
-    assert sorted(expected - set(data)) == [], "add these to deploy/k8s/settings.yaml"
+    missing = sorted(expected - set(data))
+    assert not missing, "add to deploy/k8s/settings.yaml:\n" + "\n".join(
+        f'  {var}: "{env_text(defaults[var.removeprefix(ENV_PREFIX).lower()])}"'
+        for var in missing
+    )
     assert settings == defaults
