@@ -37,7 +37,7 @@ def test_twenty_lockstep_nodes_run_800_scraper_steps_all_active(
     summary = run_up(
         processes, tmp_path,
         "--nodes", "20", "--steps", "800", "--source", "scraper",
-        "--clock", "lockstep", "--seed", "4",
+        "--clock", "lockstep", "--seed", "4", "--lockstep-wait", "20",
         timeout_s=120.0,
     )  # fmt: skip
     nodes = summary["nodes"]

@@ -143,3 +143,23 @@ def test_free_nodes_follow_the_coordinators_isolation_of_a_faulty_peer() -> None
     assert c.isolated and c.phase is Phase.ISOLATED
     last = [m for s, m in wire.log if s == "a" and isinstance(m, State)][-1]
     assert last.psi < 1.0
+
+
+def test_lockstep_nodes_outlive_the_coordinator_and_a_new_one_takes_over() -> None:
+    model = ModelConfig()
+    nodes = [make_node(model, f"n{i}", i) for i in range(2)]
+    wire = Wire(coordinator(model, expect=2), nodes)
+    wire.run_until(lambda: all(n.steps_done >= 20 for n in nodes), 10.0)
+
+    wire.coordinator_down = True
+    wire.run(NET.dead_after * NET.heartbeat_interval_s + 0.5)
+    assert not any(n.welcomed for n in nodes)
+    done = nodes[0].steps_done
+
+    fresh = coordinator(model, incarnation=8)
+    wire.coordinator, wire.coordinator_down = fresh, False
+    wire.run_until(lambda: all(n.welcomed for n in nodes), 10.0)
+    wire.run_until(lambda: len(fresh.var_history) >= 5, 10.0)
+    assert nodes[0].steps_done > done
+    assert set(fresh.members) == {"n0", "n1"}
+    assert fresh.members["n0"].index == 0 and fresh.members["n1"].index == 1
