@@ -135,22 +135,35 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
         help="Ψ_critical of the isolation rule (default %(default)s)",
     )
     group.add_argument(
+        "--readmit-below",
+        type=float,
+        default=defaults.readmit_below,
+        help="reading an isolated node must stay under to be readmitted "
+        "(default %(default)s)",
+    )
+    group.add_argument(
         "--readmit-after",
         type=int,
         default=defaults.readmit_after,
-        help="readings in a row below 0.4 before readmission (default %(default)s)",
+        help="readings in a row below --readmit-below before readmission "
+        "(default %(default)s)",
     )
     group.add_argument(
-        "--no-isolation", action="store_true", help="never isolate a node"
+        "--no-isolation",
+        action="store_true",
+        default=not defaults.isolation,
+        help="never isolate a node",
     )
     group.add_argument(
         "--no-exchange",
         action="store_true",
+        default=not defaults.exchange,
         help="turn the exchange off (s_i = r_i): the baseline",
     )
     group.add_argument(
         "--no-transfer",
         action="store_true",
+        default=not defaults.transfer,
         help="late joiners start cold instead of from the network's weights",
     )
 
@@ -177,6 +190,7 @@ def model_config_from_args(args: argparse.Namespace) -> ModelConfig:
         "beta": args.beta,
         "eta": args.eta,
         "psi_critical": args.psi_critical,
+        "readmit_below": args.readmit_below,
         "readmit_after": args.readmit_after,
         "isolation": not args.no_isolation,
         "exchange": not args.no_exchange,

@@ -158,3 +158,54 @@ def test_services_build_the_repository_dockerfile(compose: dict[str, Any]) -> No
         build = compose["services"][name]["build"]
         assert (COMPOSE_FILE.parent / build["context"]).resolve() == REPO
         assert (REPO / build["dockerfile"]).is_file()
+
+
+def _non_default(name: str, value: Any) -> str:
+    """A valid value other than the default, as an environment variable."""
+    special = {
+        "kappa": "0.05",
+        "degree": "4",
+        "faults": '[{"node": 1, "step": 2, "level": 1.5}]',
+    }
+    if name in special:
+        return special[name]
+    if isinstance(value, bool):
+        return env_text(not value)
+    if hasattr(value, "value"):
+        members = [m.value for m in type(value)]
+        return next(m for m in members if m != value.value)
+    if isinstance(value, int):
+        return str(value + 1)
+    if isinstance(value, float):
+        return str(round(value * 1.25, 6))
+    raise AssertionError(f"no test value for {name}={value!r}")
+
+
+# A sparse peer graph (degree) works only with the linear law: vary them apart.
+@pytest.mark.parametrize("kept", ["law", "degree"])
+@pytest.mark.parametrize("command", ["coordinator", "node"])
+def test_services_commands_take_every_model_setting_from_the_environment(
+    command: str, kept: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from entro_net.cli.common import model_config_from_args
+    from entro_net.cli.main import build_parser
+
+    for key in list(os.environ):
+        if key.startswith(ENV_PREFIX):
+            monkeypatch.delenv(key)
+    defaults = ModelSettings.model_construct().model_dump()
+    changed = {
+        name: _non_default(name, value)
+        for name, value in defaults.items()
+        if name != kept
+    }
+    for name, text in changed.items():
+        monkeypatch.setenv(ENV_PREFIX + name.upper(), text)
+    expected = ModelSettings().model_dump()
+
+    args = build_parser().parse_args([command])
+    taken = model_config_from_args(args).model_dump()
+
+    ignored = sorted(n for n in expected if taken[n] != expected[n])
+    assert ignored == [], f"`entro-net {command}` ignores ENTRO_NET_* for {ignored}"
+    assert all(taken[n] != defaults[n] for n in changed)
