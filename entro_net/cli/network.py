@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from entro_net.cli.common import add_model_flags, model_config_from_args
+from entro_net.cli.observe import add_coordinator_flags, coordinator_settings
 from entro_net.config import Clock, ModelConfig, NetworkConfig
 from entro_net.errors import ConfigError
 
@@ -70,6 +71,12 @@ def _add_network_flags(parser: argparse.ArgumentParser) -> None:
         choices=["debug", "info", "warning", "error"],
         default="info",
         help="lowest log level written to stderr (default %(default)s)",
+    )
+    group.add_argument(
+        "--log-json",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="JSON log lines (default: only when stderr is not a terminal)",
     )
 
 
@@ -146,6 +153,7 @@ def _register_coordinator(commands: Any) -> None:
         help="write the network's figures here on exit",
     )
     _add_network_flags(parser)
+    add_coordinator_flags(parser)
     add_model_flags(parser)
     parser.add_argument("--model-json", default=None, help=argparse.SUPPRESS)
     parser.set_defaults(handler=_run_coordinator)
@@ -157,9 +165,13 @@ def _run_coordinator(args: argparse.Namespace) -> int:
     from entro_net.coordinator.server import CoordinatorServer
     from entro_net.node.process import StopFlag
 
-    logs.configure("coordinator", level=args.log_level)
+    logs.configure(
+        "coordinator", "coordinator", level=args.log_level, json=args.log_json
+    )
     model = _model_config(args)
-    net = _network_config(args, port=args.port, bind_host=args.bind_host)
+    net = _network_config(
+        args, port=args.port, bind_host=args.bind_host, **coordinator_settings(args)
+    )
     core = CoordinatorCore(
         model,
         net,
@@ -174,9 +186,15 @@ def _run_coordinator(args: argparse.Namespace) -> int:
     server = CoordinatorServer(
         core, net, host=net.bind_host, port=net.port, advertise=advertise
     )
+    from entro_net.observe.record import Observers, attach
+
+    observers = Observers()
     stop = StopFlag()
     stop.install()
     try:
+        observers = attach(
+            server, core, net, bind_host=net.bind_host, advertise=advertise
+        )
         if args.ready_file:
             _write_json(args.ready_file, {**server.endpoints, "pid": os.getpid()})
         import structlog
@@ -188,6 +206,7 @@ def _run_coordinator(args: argparse.Namespace) -> int:
             from entro_net.coordinator.summary import network_summary
 
             _write_json(args.summary_json, network_summary(core, server))
+        observers.close()
         server.close()
     return 0
 
@@ -358,6 +377,7 @@ def _register_up(commands: Any) -> None:
         help="periodic progress lines even on a terminal",
     )
     _add_network_flags(parser)
+    add_coordinator_flags(parser)
     add_model_flags(parser)
     parser.set_defaults(handler=_run_up)
 
@@ -366,7 +386,9 @@ def _run_up(args: argparse.Namespace) -> int:
     from entro_net.coordinator.up import run_up
 
     model = model_config_from_args(args)
-    net = _network_config(args, port=args.port, bind_host="127.0.0.1")
+    net = _network_config(
+        args, port=args.port, bind_host="127.0.0.1", **coordinator_settings(args)
+    )
     return run_up(args, model, net)
 
 

@@ -33,7 +33,7 @@ from entro_net.coordinator.summary import (
     member_figures,
     network_summary,
 )
-from entro_net.errors import ConfigError
+from entro_net.errors import ConfigError, EntroNetError
 from entro_net.model.sync import check_kappa
 from entro_net.node.process import StopFlag
 
@@ -192,6 +192,19 @@ class Up:
         self.server = CoordinatorServer(
             self.core, net, host="127.0.0.1", port=net.port, advertise="127.0.0.1"
         )
+        from entro_net.observe.record import attach
+
+        try:
+            self.observers = attach(
+                self.server,
+                self.core,
+                net,
+                bind_host="127.0.0.1",
+                advertise="127.0.0.1",
+            )
+        except EntroNetError:
+            self.server.close()
+            raise
         self.children: list[Child] = []
         self.run_dir = Path(args.log_dir or tempfile.mkdtemp(prefix="entro-net-up-"))
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -269,6 +282,7 @@ class Up:
             self.shutdown()
             self._drain()
             summary = self.summary()
+            self.observers.close()
             self.server.close()
         status.print_summary(summary)
         if self.args.summary_json:
@@ -470,7 +484,9 @@ class Status:
 def run_up(args: argparse.Namespace, model: ModelConfig, net: NetworkConfig) -> int:
     """Run ``entro-net up``; returns the exit status."""
     logs.configure(
-        "up", level="warning" if args.log_level == "info" else args.log_level
+        "up",
+        level="warning" if args.log_level == "info" else args.log_level,
+        json=getattr(args, "log_json", None),
     )
     if net.clock is Clock.LOCKSTEP and model.source is Source.HOST:
         log.warning("host_source_in_lockstep", note="readings depend on timing")

@@ -71,7 +71,9 @@ def run_node(args: argparse.Namespace, model: ModelConfig, net: NetworkConfig) -
             f"--node-id {node_id!r}: use 1-64 letters, digits and . _ : @ -, "
             "starting with a letter or digit"
         )
-    logs.configure("node", node_id, level=args.log_level)
+    logs.configure(
+        "node", node_id, level=args.log_level, json=getattr(args, "log_json", None)
+    )
     log = structlog.get_logger()
     coordinator_host, _ = split_endpoint(net.coordinator)
     _warn_if_unresolved(coordinator_host, net.coordinator)
