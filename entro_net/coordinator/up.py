@@ -303,7 +303,8 @@ class Up:
                 )
             if not self.running():
                 break
-        status.update()
+        if self.core.members or status.plain:
+            status.update()
 
     def _force_start(self, now: float) -> None:
         core = self.core
