@@ -88,6 +88,7 @@ class MemberRecord:
     node_state: NodeState = NodeState.JOINING
     latest: State | None = None
     arrived: float = 0.0
+    max_step: int = -1
     states: int = 0
 
 
@@ -379,6 +380,7 @@ class CoordinatorCore:
         self.states_seen += 1
         member.latest = msg
         member.arrived = now
+        member.max_step = max(member.max_step, msg.step)
         member.states += 1
         member.heard_on_pub = True
         self._seen(member, now)
@@ -540,7 +542,7 @@ class CoordinatorCore:
             expected = self._expected(step)
             if not expected and not got:
                 return
-            missing = [m for m in expected if m.node not in got]
+            missing = [m for m in expected if m.node not in got and m.max_step <= step]
             opened = self.round_started.get(step)
             wait = self.net.lockstep_wait_s
             if missing and (

@@ -96,6 +96,7 @@ class Peer:
     said_leave: bool = False
     silent: bool = False
     missed: int = 0
+    max_step: int = -1
     latest: State | None = None
     arrived: float = 0.0
 
@@ -416,6 +417,7 @@ class NodeCore:
             self._event("info", "peer_heard", peer=msg.node, step=msg.step)
         peer.latest = msg
         peer.arrived = now
+        peer.max_step = max(peer.max_step, msg.step)
         if peer.said_leave:
             return
         if peer.silent:
@@ -652,16 +654,24 @@ class NodeCore:
             if self.phase is Phase.DONE:
                 return
             missing = self._waiting_for(self.step)
+            # A peer already past this round will not send it again (it was
+            # lost before our link came up): waiting for it could never end.
+            behind = [p for p in missing if p.max_step <= self.step]
             wait = self.net.lockstep_wait_s
-            if missing and (
+            if behind and (
                 now - self.round_opened < wait
-                or any(now - peer.arrived < wait for peer in missing)
+                or any(now - peer.arrived < wait for peer in behind)
             ):
                 # A peer that still speaks is behind, not gone: wait for it.
                 if now >= self.resend_due:
                     self._resend(now)
                 return
             for peer in missing:
+                if peer.max_step > self.step:
+                    self._event(
+                        "warning", "peer_round_lost", peer=peer.node, step=self.step
+                    )
+            for peer in behind:
                 peer.missed += 1
                 if peer.missed >= SILENT_AFTER_ROUNDS:
                     peer.silent = True

@@ -171,3 +171,20 @@ def test_lockstep_nodes_outlive_the_coordinator_and_a_new_one_takes_over() -> No
     assert nodes[0].steps_done > done
     assert set(fresh.members) == {"n0", "n1"}
     assert fresh.members["n0"].index == 0 and fresh.members["n1"].index == 1
+
+
+def test_lockstep_node_stops_waiting_for_a_round_a_peer_has_already_passed() -> None:
+    model = ModelConfig()
+    a, b = make_node(model, "a", 0), make_node(model, "b", 1)
+    wire = Wire(coordinator(model, expect=2), [a, b])
+    wire.run_until(lambda: a.steps_done >= 5, 5.0)
+    wire.cut.add("b")
+    wire.run(0.2)
+    stuck = a.step
+    assert a.peers["b"].max_step <= stuck, "a waits for b's round"
+
+    later = a.recent_states[-1]._replace(node="b", step=stuck + 1, seq=10_000)
+    a.handle(later, wire.now)
+    a.tick(wire.now)
+    assert a.step > stuck
+    assert not a.peers["b"].silent
