@@ -89,11 +89,13 @@ class Lab:
         self.processes: list[Process] = []
         self._next_host = 1
         self._bridge_made = False
+        self._made_netns_etc = False
 
     # --- building ---------------------------------------------------------
 
     def open(self) -> None:
         """Create the bridge in the root namespace (no address on it)."""
+        self._made_netns_etc = not NETNS_ETC.exists()
         ip("link", "add", self.bridge, "type", "bridge")
         self._bridge_made = True
         ip("link", "set", self.bridge, "up")
@@ -233,6 +235,9 @@ class Lab:
             shutil.rmtree(host.etc, ignore_errors=True)
         if self._bridge_made:
             ip("link", "del", self.bridge, check=False)
+        if self._made_netns_etc:
+            with contextlib.suppress(OSError):
+                NETNS_ETC.rmdir()  # only when empty: another lab may still use it
         return problems + leftovers(self.run_id)
 
 

@@ -173,7 +173,7 @@ def _non_default(name: str, value: Any) -> str:
         return env_text(not value)
     if hasattr(value, "value"):
         members = [m.value for m in type(value)]
-        return next(m for m in members if m != value.value)
+        return str(next(m for m in members if m != value.value))
     if isinstance(value, int):
         return str(value + 1)
     if isinstance(value, float):
