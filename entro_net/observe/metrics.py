@@ -109,7 +109,7 @@ class CoordinatorMetrics:
         self.recorder = recorder
         self.registry = CollectorRegistry(auto_describe=False)
         self.departed: OrderedDict[str, NodeFigures] = OrderedDict()
-        self._last: dict[str, NodeFigures] = {}
+        self._known: dict[str, MemberRecord] = {}
         self._families: list[Metric] = []
         self._next_update = float("-inf")
         self.registry.register(self)
@@ -120,24 +120,38 @@ class CoordinatorMetrics:
 
     def update(self, now: float, *, force: bool = False) -> None:
         """Rebuild the metrics from the core (at most every ``interval_s``)."""
+        self._catch_departures(now)
         if not force and now < self._next_update:
             return
         self._next_update = now + self.interval_s
         current = {
             m.node: node_figures(self.core, m, now) for m in self.core.members.values()
         }
-        for node, figures in self._last.items():
-            if node not in current:
+        nodes = [*self.departed.values(), *current.values()]
+        self._families = [*self._network_families(), *_node_families(nodes)]
+
+    def _catch_departures(self, now: float) -> None:
+        """Keep the last figures of members the core just forgot.
+
+        Runs on every call (a key comparison); the forgotten member's record
+        still holds the last state the core took in.
+        """
+        members = self.core.members
+        if members.keys() == self._known.keys():
+            return
+        for node, record in self._known.items():
+            if node not in members:
                 self.departed[node] = replace(
-                    figures, state="left", heartbeat_age_s=None
+                    node_figures(self.core, record, now),
+                    state="left",
+                    heartbeat_age_s=None,
                 )
-        for node in current:
+        for node in members:
             self.departed.pop(node, None)
         while len(self.departed) > DEPARTED_KEPT:
             self.departed.popitem(last=False)
-        self._last = current
-        nodes = [*self.departed.values(), *current.values()]
-        self._families = [*self._network_families(), *_node_families(nodes)]
+        self._known = dict(members)
+        self._next_update = now  # show the change at once
 
     def _network_families(self) -> list[Metric]:
         core = self.core
