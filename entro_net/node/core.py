@@ -299,8 +299,9 @@ class NodeCore:
         if not control:
             return
         self.coordinator_seen = now
-        if msg.incarnation != self.coordinator_incarnation or not self.welcomed:
-            # A coordinator that does not know us yet: say hello at once.
+        if msg.incarnation != self.coordinator_incarnation:
+            # A coordinator that does not know us (it restarted): say hello now.
+            self.welcomed = False
             self.hello_due = min(self.hello_due, now)
 
     def _on_welcome(self, msg: Welcome, now: float) -> None:

@@ -188,3 +188,16 @@ def test_lockstep_node_stops_waiting_for_a_round_a_peer_has_already_passed() -> 
     a.tick(wire.now)
     assert a.step > stuck
     assert not a.peers["b"].silent
+
+
+def test_a_quickly_restarted_coordinator_gets_a_hello_at_its_first_answer() -> None:
+    model = ModelConfig()
+    nodes = [make_node(model, f"n{i}", i, clock=Clock.FREE) for i in range(2)]
+    wire = Wire(coordinator(model, Clock.FREE, expect=2), nodes)
+    wire.run_until(lambda: all(n.steps_done >= 5 for n in nodes), 5.0)
+
+    fresh = coordinator(model, Clock.FREE, incarnation=99)
+    wire.coordinator = fresh
+    # Well before the node would call the old coordinator lost (4 s):
+    wire.run_until(lambda: set(fresh.members) == {"n0", "n1"}, 2.0)
+    assert all(n.coordinator_incarnation == 99 for n in nodes)
