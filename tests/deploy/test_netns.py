@@ -10,6 +10,7 @@ file. Everything the tests make is removed afterwards, also on failure.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import yaml
 
 from entro_net.config import NetworkConfig
 from tests.deploy.compose import REPO, Service, load_compose, service
@@ -282,3 +284,27 @@ def test_node_started_before_its_coordinator_says_so_retries_and_joins(
     assert unanswered[1]["retry_in_s"] > unanswered[0]["retry_in_s"], "no backoff"
     assert [e["member"] for e in joined] == [me]
     assert joined[0]["endpoint"].startswith(f"tcp://{node_host.address}:")
+
+
+SCRAPE = """
+import sys, urllib.request
+with urllib.request.urlopen(f"http://{sys.argv[1]}/metrics", timeout=10) as reply:
+    sys.stdout.write(reply.read().decode())
+"""
+
+
+def test_prometheus_target_serves_the_coordinators_metrics_across_the_network(
+    deployment: Deployment,
+) -> None:
+    config = yaml.safe_load((REPO / "deploy" / "prometheus.yml").read_text())
+    target = config["scrape_configs"][0]["static_configs"][0]["targets"][0]
+    scraper = deployment.hosts[-1]  # another namespace, as Prometheus would be
+
+    scraped = deployment.lab.exec(
+        scraper, [sys.executable, "-c", SCRAPE, target], {"PATH": "/usr/bin:/bin"}, 30
+    )
+
+    assert target.startswith(f"{SERVICE_NAME}:")
+    assert scraped.returncode == 0, scraped.stderr
+    for me in deployment.ids:
+        assert f'entro_net_node_psi{{node="{me}"}}' in scraped.stdout
