@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from entro_net.protocol import as_dict, decode
 from tests.observe.conftest import FAULTY, NODES, Network, sniff_lines
 
 pytestmark = pytest.mark.integration
@@ -74,3 +79,46 @@ def test_metrics_over_http_show_every_node_and_the_isolated_one(
     assert values[("entro_net_members", (("status", "alive"),))] == NODES
     assert values[("entro_net_recorded_frames_total", ())] > 0
     assert 1.0 <= values[("entro_net_theta_net", ())] <= 2.5
+
+
+JS_DIR = Path(__file__).resolve().parent.parent / "js"
+
+
+def js_packages() -> str:
+    """The node binary, with tests/js's packages installed (`npm ci`)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("node and npm are needed for the JavaScript subscriber")
+    if not (JS_DIR / "node_modules" / "zeromq").exists():
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=JS_DIR,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    return node
+
+
+def test_a_javascript_subscriber_decodes_live_traffic_as_we_do(
+    live_network: Network,
+) -> None:
+    node = js_packages()
+    proc = subprocess.run(
+        [node, "subscriber.mjs", live_network.control, "200", "30"],
+        cwd=JS_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(lines) == 200
+    for line in lines:
+        frame = bytes.fromhex(line.pop("frame"))
+        assert line == as_dict(decode(frame))
+    types = {line["type"] for line in lines}
+    assert {"state", "heartbeat", "threshold", "membership"} <= types
+    senders = {line["node"] for line in lines if line["type"] == "state"}
+    assert senders == {f"node-{i}" for i in range(NODES)}
