@@ -76,6 +76,9 @@ class ReadingRule:
         readings[0, column] = raw
         present = np.zeros((1, width), dtype=bool)
         present[0, column] = True
+        # The rule resets the calm streak of every node absent from a step;
+        # here the others are only absent because their readings come apart.
+        streaks = self.state.calm_streak.copy()
         made = self.state.step(
             readings,
             present,
@@ -85,6 +88,7 @@ class ReadingRule:
             readmit_after=self.config.readmit_after,
             enabled=self.config.isolation,
         )
+        self.state.calm_streak = np.where(present, self.state.calm_streak, streaks)
         names = {col: name for name, col in self.columns.items()}
         return [RuleDecision(d.kind, names[d.node], d.step, d.epoch) for d in made]
 
