@@ -76,10 +76,13 @@ def local_node_endpoints() -> list[str]:
     container or pod these are its own node's PUB.
     """
     endpoints: list[str] = []
+    own_netns = _netns_of("self")
     for proc in psutil.process_iter(["cmdline"]):
         cmdline = proc.info.get("cmdline") or []
         if proc.pid == os.getpid() or not is_node_command(cmdline):
             continue
+        if own_netns is not None and _netns_of(str(proc.pid)) != own_netns:
+            continue  # its sockets are not reachable from here anyway
         try:
             connections = proc.net_connections(kind="tcp")
         except (psutil.Error, OSError):
@@ -94,6 +97,14 @@ def local_node_endpoints() -> list[str]:
                 host = f"[{host}]"
             endpoints.append(f"tcp://{host}:{conn.laddr.port}")
     return endpoints
+
+
+def _netns_of(pid: str) -> str | None:
+    """The network namespace a process lives in (None when it cannot be read)."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/net")
+    except OSError:
+        return None
 
 
 def check_nodes(endpoints: Sequence[str], timeout_s: float, net: NetworkConfig) -> bool:
