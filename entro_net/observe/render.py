@@ -43,6 +43,10 @@ def _num(value: float | None, digits: int) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _epoch(header: Header) -> str:
+    return "-" if header.epoch is None else str(header.epoch)
+
+
 def _coordinator_text(header: Header) -> Text:
     if header.coordinator_age_s is None:
         return Text("coordinator: waiting for it", style="bold yellow")
@@ -67,7 +71,7 @@ def header_text(header: Header, title: str = "ENTRO-NET") -> Text:
         f"θ_net {_num(header.theta_net, 4)}  "
         f"Var {_num(header.var, 6)}  "
         f"V_net {_num(header.v_net, 5)}  "
-        f"taking part {taking_part}  epoch {header.epoch}\n"
+        f"taking part {taking_part}  epoch {_epoch(header)}\n"
     )
     text.append("Var ")
     text.append(sparkline(header.var_history) or "-", style="cyan")

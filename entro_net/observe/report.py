@@ -35,7 +35,9 @@ def _series(values: dict[int, float]) -> tuple[list[int], list[float]]:
 def plot_psi(run: RecordedRun, path: Path) -> None:
     """Ψ per node by step, θ_net in force and Ψ_critical."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=FIGURE_SIZE_IN, dpi=DPI)
+    fig, ax = plt.subplots(
+        figsize=(FIGURE_SIZE_IN[0] + 1.2, FIGURE_SIZE_IN[1]), dpi=DPI
+    )
     for node in sorted(run.nodes):
         steps, psi = _series(run.nodes[node].psi)
         ax.plot(steps, psi, linewidth=0.9, label=node)
@@ -48,7 +50,7 @@ def plot_psi(run: RecordedRun, path: Path) -> None:
     ax.set_xlabel("step")
     ax.set_ylabel("Ψ")
     ax.set_title("Ψ per node, θ_net and Ψ_critical")
-    ax.legend(loc="upper left", fontsize="small", ncol=4)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -98,7 +98,7 @@ class Header:
     var: float | None
     v_net: float | None
     n_taking_part: int | None
-    epoch: int
+    epoch: int | None
     isolated: tuple[str, ...]
     members: int
     var_history: tuple[float, ...]
@@ -159,7 +159,7 @@ class _Network:
     var: float | None = None
     v_net: float | None = None
     n_taking_part: int | None = None
-    epoch: int = 0
+    epoch: int | None = None
     incarnation: int = -1
     last_seen: float | None = None
     var_history: deque[float] = field(default_factory=lambda: deque(maxlen=VAR_HISTORY))
@@ -274,7 +274,7 @@ class NetworkView:
         if msg.incarnation > net.incarnation:
             # A restarted coordinator counts its epochs again.
             net.incarnation = msg.incarnation
-            net.epoch = 0
+            net.epoch = None
         net.last_seen = now
         self.coordinator_rate.add(now)
         if isinstance(msg, Threshold):
@@ -290,10 +290,11 @@ class NetworkView:
             self._membership(msg, now)
         elif isinstance(msg, Welcome):
             net.theta_net = msg.theta_net
-            net.epoch = max(net.epoch, msg.epoch)
+            net.epoch = max(net.epoch or 0, msg.epoch)
 
     def _decision(self, msg: Isolate | Readmit) -> None:
-        if msg.epoch <= self.network.epoch:
+        known = self.network.epoch
+        if known is not None and msg.epoch <= known:
             return
         self.network.epoch = msg.epoch
         track = self._track(msg.target)

@@ -86,9 +86,10 @@ def plain_line(view: NetworkView, now: float) -> str:
     theta = "-" if header.theta_net is None else f"{header.theta_net:.4f}"
     var = "-" if header.var is None else f"{header.var:.6f}"
     coordinator = "away" if header.is_coordinator_away else "up"
+    epoch = "-" if header.epoch is None else header.epoch
     return (
         f"step {header.step if header.step is not None else '-'}  θ_net {theta}  "
-        f"Var {var}  epoch {header.epoch}  nodes {states}  "
+        f"Var {var}  epoch {epoch}  nodes {states}  "
         f"coordinator {coordinator}"
     )
 

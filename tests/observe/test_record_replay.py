@@ -15,8 +15,8 @@ from tests.integration.conftest import Start, child_env, run_up
 pytestmark = pytest.mark.integration
 
 NODES = 4
-STEPS = 120
-FAULT = "1:40:2.0"
+STEPS = 80
+FAULT = "1:30:2.0"
 
 
 def entro_net(*args: str, timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:

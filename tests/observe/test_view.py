@@ -63,6 +63,7 @@ def test_the_coordinators_word_on_status_counts_before_the_watchers_timers() -> 
 def test_isolate_and_readmit_decisions_set_the_state_and_the_epoch() -> None:
     view = a_view()
     view.feed(state("a", 10), 0.0)
+    assert view.header(0.0).epoch is None  # no decision seen yet
     view.feed(isolate("a", 11, epoch=1, seq=0), 0.1)
 
     assert view.rows(0.2)[0].state is RowState.ISOLATED
