@@ -88,6 +88,8 @@ def make_plan(args: argparse.Namespace, model: ModelConfig) -> Plan:
         traces = sorted(trace_dir.glob("*.csv"))
         if not traces:
             raise ConfigError(f"--trace-dir {trace_dir}: no *.csv files")
+    if traces and model.source is not Source.TRACE:
+        raise ConfigError("--trace-dir replays traces: add --source trace")
     if model.source is Source.TRACE and not traces:
         raise ConfigError("--source trace needs --trace-dir DIR (one CSV a node)")
     nodes = args.nodes if args.nodes is not None else (len(traces) or DEFAULT_NODES)
