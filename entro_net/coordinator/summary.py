@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from entro_net.coordinator.core import CoordinatorCore
+from entro_net.node.stats import merge_histograms, percentile_ms
 
 
 class _Counted(Protocol):
@@ -61,6 +62,34 @@ def member_figures(core: CoordinatorCore) -> dict[str, dict[str, Any]]:
             "received_by_coordinator": member.states,
         }
     return out
+
+
+def traffic_summary(nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    """The nodes' own traffic and cost figures, added up over the network.
+
+    Delays are merged bin by bin, so p50/p99 are the network's, not a mean
+    of the nodes' percentiles.
+    """
+    latencies = [n["latency"] for n in nodes if n.get("latency")]
+    losses = [n["loss"] for n in nodes if n.get("loss")]
+    bins = merge_histograms(lat["bins"] for lat in latencies)
+    expected = sum(int(loss["expected"]) for loss in losses)
+    received = sum(int(loss["received"]) for loss in losses)
+    shares = [float(n["cpu_share"]) for n in nodes if n.get("cpu_share") is not None]
+    peaks = [float(n["rss_peak_mb"]) for n in nodes if n.get("rss_peak_mb")]
+    maxima = [float(lat["max_ms"]) for lat in latencies if lat.get("max_ms")]
+    return {
+        "states_received": received,
+        "states_expected": expected,
+        "loss_pct": 100.0 * (expected - received) / expected if expected else None,
+        "latency_p50_ms": percentile_ms(bins, 50.0),
+        "latency_p99_ms": percentile_ms(bins, 99.0),
+        "latency_max_ms": max(maxima) if maxima else None,
+        "cpu_share_mean": sum(shares) / len(shares) if shares else None,
+        "cpu_share_max": max(shares) if shares else None,
+        "rss_peak_mb_max": max(peaks) if peaks else None,
+        "latency_bins": bins,
+    }
 
 
 TIME_FORMATS = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S")

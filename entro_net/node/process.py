@@ -30,7 +30,14 @@ from entro_net.config import NetworkConfig
 from entro_net.coordinator.server import configure_socket, log_events
 from entro_net.errors import ConfigError
 from entro_net.node.core import NodeCore
-from entro_net.protocol import Decoder, WarnLimiter, encode
+from entro_net.node.stats import (
+    DelayHistogram,
+    StateLoss,
+    cpu_seconds,
+    memory_mb,
+    peak_rss_mb,
+)
+from entro_net.protocol import Decoder, State, WarnLimiter, encode
 
 log = structlog.get_logger()
 
@@ -144,6 +151,11 @@ class NodeProcess:
         self.poller.register(self.sub, zmq.POLLIN)
         self.poller.register(self.dealer, zmq.POLLIN)
         self.unsent = 0
+        self.delays = DelayHistogram()
+        self.loss = StateLoss()
+        self.active_since: float | None = None
+        self.active_until: float | None = None
+        self.cpu_at_active = 0.0
 
     @staticmethod
     def bind_pub(
@@ -186,6 +198,10 @@ class NodeProcess:
                 self._drain(self.dealer, self.control_decoder, control=True)
             self.core.tick(time.monotonic())
             self.flush()
+            if self.active_since is None and self.core.started:
+                self.active_since = time.monotonic()
+                self.cpu_at_active = cpu_seconds()
+        self.active_until = time.monotonic()
 
     def _drain(
         self, sock: zmq.Socket[bytes], decoder: Decoder, *, control: bool
@@ -203,6 +219,10 @@ class NodeProcess:
                 if count:
                     log.warning("messages_dropped", reason=reason, count=count)
                 continue
+            if isinstance(msg, State) and not control:
+                # Both stamps are CLOCK_MONOTONIC: one host's processes share it.
+                self.delays.add(now - msg.ts)
+                self.loss.observe(msg.node, msg.incarnation, msg.seq)
             self.core.handle(msg, now, control=control)
 
     def flush(self) -> None:
@@ -245,6 +265,22 @@ class NodeProcess:
         figures["missing"] = (
             self.sub_decoder.sequence.missing if self.sub_decoder.sequence else 0
         )
+        figures.update(self.cost())
+        figures["latency"] = self.delays.figures()
+        figures["loss"] = self.loss.figures()
+        return figures
+
+    def cost(self) -> dict[str, Any]:
+        """CPU seconds (all, and while stepping), CPU share and memory."""
+        cpu = cpu_seconds()
+        figures: dict[str, Any] = {"cpu_s": cpu, "rss_peak_mb": peak_rss_mb()}
+        if self.active_since is not None:
+            until = self.active_until or time.monotonic()
+            active_s = max(until - self.active_since, 1e-9)
+            figures["active_s"] = active_s
+            figures["cpu_active_s"] = cpu - self.cpu_at_active
+            figures["cpu_share"] = (cpu - self.cpu_at_active) / active_s
+        figures["memory"] = memory_mb()
         return figures
 
     def close(self) -> None:
