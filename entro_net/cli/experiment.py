@@ -78,6 +78,12 @@ def _add_run_flags(
     parser.add_argument(
         "--no-plot", action="store_true", help="write the tables but no PNG"
     )
+    parser.add_argument(
+        "--backend",
+        default="process",
+        help="process (the in-process simulator) or network (one real "
+        "lockstep network of node processes a run) (default %(default)s)",
+    )
 
 
 def _register_sweep(commands: Any) -> None:
@@ -105,12 +111,6 @@ def _register_sweep(commands: Any) -> None:
         "--trace-dir",
         type=Path,
         help="with --source trace: one timestamp,value CSV per node, name order",
-    )
-    sweep.add_argument(
-        "--backend",
-        default="process",
-        help="process (the in-process simulator) or network (real node "
-        "processes; not available yet) (default %(default)s)",
     )
     add_model_flags(sweep)
     sweep.set_defaults(handler=run_sweep)
@@ -242,7 +242,7 @@ def source_inputs(
             f"--trace-dir: {n_nodes} nodes need {n_nodes} CSV files, "
             f"found {len(series)} in {trace_dir}"
         )
-    return SourceInputs(traces=[s.psi for s in series])
+    return SourceInputs(traces=[s.psi for s in series], trace_dir=trace_dir)
 
 
 def run_sweep(args: argparse.Namespace) -> int:
@@ -293,6 +293,7 @@ def run_objectives(args: argparse.Namespace) -> int:
         join_step=args.join_step,
         fault_step=args.fault_step,
         fault_level=args.fault_level,
+        backend=args.backend,
     )
     plan.check()
 

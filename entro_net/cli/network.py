@@ -379,13 +379,15 @@ def _register_up(commands: Any) -> None:
     _add_network_flags(parser)
     add_coordinator_flags(parser)
     add_model_flags(parser)
+    parser.add_argument("--model-json", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=0, help=argparse.SUPPRESS)
     parser.set_defaults(handler=_run_up)
 
 
 def _run_up(args: argparse.Namespace) -> int:
     from entro_net.coordinator.up import run_up
 
-    model = model_config_from_args(args)
+    model = _model_config(args)
     net = _network_config(
         args, port=args.port, bind_host="127.0.0.1", **coordinator_settings(args)
     )

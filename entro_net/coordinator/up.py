@@ -131,6 +131,8 @@ def node_command(
         str(plan.nodes),
         "--seed",
         str(args.seed),
+        "--repeat",
+        str(getattr(args, "repeat", 0)),
         "--bind-host",
         "127.0.0.1",
         "--advertise",

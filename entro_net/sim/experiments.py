@@ -13,6 +13,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,7 @@ class SourceInputs:
 
     traces: Sequence[Array] | None = None
     host_reading: Callable[[], float] | None = None
+    trace_dir: Path | None = None
 
 
 Backend = Callable[[ModelConfig, list[RunSpec], int, int, SourceInputs], SimResult]
@@ -86,7 +88,20 @@ def process_backend(
     return simulator.run()
 
 
-BACKENDS: dict[str, Backend] = {"process": process_backend}
+def network_backend(
+    config: ModelConfig,
+    runs: list[RunSpec],
+    steps: int,
+    seed: int,
+    inputs: SourceInputs,
+) -> SimResult:
+    """Run the batch as real lockstep networks of node processes."""
+    from entro_net.sim.network_backend import network_backend as run_network
+
+    return run_network(config, runs, steps, seed, inputs.trace_dir)
+
+
+BACKENDS: dict[str, Backend] = {"process": process_backend, "network": network_backend}
 """Backends by name; ``network`` (real node processes) plugs in here."""
 
 BACKEND_NAMES = ("process", "network")
@@ -384,9 +399,11 @@ class ObjectivePlan:
     fault_step: int = OBJECTIVE_FAULT_STEP
     fault_level: float = OBJECTIVE_FAULT_LEVEL
     tolerance: float = ADAPTATION_TOLERANCE
+    backend: str = "process"
 
     def check(self) -> None:
         """Raise ConfigError (one line) for a setting the objectives cannot use."""
+        backend_for(self.backend)
         if self.nodes < 3:
             raise ConfigError(
                 f"--nodes: the objectives need at least 3 nodes, got {self.nodes}"
@@ -622,6 +639,15 @@ def objective_batches(plan: ObjectivePlan) -> int:
 def _simulate(
     config: ModelConfig, runs: list[RunSpec], plan: ObjectivePlan
 ) -> SimResult:
+    """Run a batch on the plan's backend.
+
+    Limitation: the network backend starts every node at step 0, so the
+    transfer objective's late joiners always run in process.
+    """
+    if plan.backend != "process" and not any(spec.join_step for spec in runs):
+        return backend_for(plan.backend)(
+            config, runs, plan.steps, plan.seed, SourceInputs()
+        )
     return Simulator(config, runs, plan.steps, plan.seed, record=True).run()
 
 

@@ -295,7 +295,13 @@ def objectives_markdown(objectives: Objectives, *, plots: bool = True) -> str:
         f"Source `{config.source.value}` (disturbance `{config.disturbance.value}`), "
         f"{plan.nodes} nodes, {plan.steps} steps, {plan.repeats} repeats, "
         f"seed {plan.seed}; every law against the same seeds. "
-        f"Compute: {objectives.compute_seconds:.2f} s.",
+        f"Compute: {objectives.compute_seconds:.2f} s. Backend: {plan.backend}"
+        + (
+            " (stability and fault isolation over real lockstep networks; the "
+            "transfer objective's late joiners run in process)."
+            if plan.backend != "process"
+            else ".",
+        )[0],
         "",
         "## Distributed stability",
         "",
