@@ -32,6 +32,7 @@ from entro_net.coordinator.summary import (
     anomaly_report,
     member_figures,
     network_summary,
+    traffic_summary,
 )
 from entro_net.errors import ConfigError, EntroNetError
 from entro_net.model.sync import check_kappa
@@ -215,6 +216,8 @@ class Up:
         if args.trajectory_dir:
             Path(args.trajectory_dir).mkdir(parents=True, exist_ok=True)
         self.started_at = time.monotonic()
+        self.launched_s: float | None = None
+        self.all_active_s: float | None = None
         self.stop = StopFlag()
 
     # --- processes ---------------------------------------------------------
@@ -247,6 +250,7 @@ class Up:
                     self.plan.traces[index] if self.plan.traces else None,
                 )
             )
+        self.launched_s = time.monotonic() - self.started_at
         log.info("nodes_launched", nodes=len(self.children), run_dir=str(self.run_dir))
 
     def running(self) -> list[Child]:
@@ -300,6 +304,8 @@ class Up:
             self.server.poll_once(0.05)
             now = time.monotonic()
             self._force_start(now)
+            if self.all_active_s is None and self._all_stepping():
+                self.all_active_s = now - self.started_at
             if now >= next_status:
                 status.update()
                 next_status = now + (
@@ -309,6 +315,11 @@ class Up:
                 break
         if self.core.members or status.plain:
             status.update()
+
+    def _all_stepping(self) -> bool:
+        """Whether the coordinator has seen a state from every node."""
+        stepping = sum(m.latest is not None for m in self.core.members.values())
+        return stepping >= self.plan.nodes
 
     def _force_start(self, now: float) -> None:
         core = self.core
@@ -357,6 +368,11 @@ class Up:
             "n_nodes": self.plan.nodes,
             "seed": self.args.seed,
             "wall_seconds": round(time.monotonic() - self.started_at, 3),
+            "startup": {
+                "launched_s": self.launched_s,
+                "all_active_s": self.all_active_s,
+            },
+            "traffic": traffic_summary(nodes),
             "run_dir": str(self.run_dir),
             "stopped_by": self.stop.reason,
         }
