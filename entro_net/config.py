@@ -68,6 +68,7 @@ NODE_ID_MAX_CHARS = 64
 FLOOD_MAX_PER_S = 2500.0  # one sender's sustained messages a second before drops
 FLOOD_BURST = 500  # messages one sender may send at once above that rate
 MAX_TRACKED_SENDERS = 4096  # senders a receiver keeps sequence and flood state for
+CURVE_KEY_WAIT_S = 3.0  # a node's PUB holds a key the coordinator may vouch for
 
 
 class Law(StrEnum):
@@ -252,6 +253,10 @@ class NetworkConfig(BaseSettings):
     stop_timeout_s: float = Field(default=5.0, gt=0.0)
     status_interval_s: float = Field(default=2.0, gt=0.0)
     start_timeout_s: float = Field(default=60.0, gt=0.0)
+    # CURVE encryption and authentication (docs/SECURITY.md); off without a key
+    curve_secret: str | None = None
+    coordinator_key: str | None = None
+    allow: str | None = None
 
 
 PositiveInt = Annotated[int, Field(ge=1)]
