@@ -105,6 +105,20 @@ class Clock(StrEnum):
 
 _FAULT_RE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*:\s*([-+0-9.eE]+)\s*$")
 
+class Launcher(StrEnum):
+    """How ``up`` starts its node processes."""
+
+    FORK = "fork"  # import once, fork a child per node (fast start)
+    SPAWN = "spawn"  # a fresh interpreter per node
+
+
+class Topology(StrEnum):
+    """Which way node states travel."""
+
+    MESH = "mesh"  # every node dials every peer's PUB
+    HUB = "hub"  # the coordinator relays a tick's states to all in one message
+
+
 
 class Fault(BaseModel):
     """`--fault NODE:STEP:LEVEL`: node NODE reads LEVEL from STEP on."""
@@ -254,6 +268,7 @@ class NetworkConfig(BaseSettings):
     status_interval_s: float = Field(default=2.0, gt=0.0)
     start_timeout_s: float = Field(default=60.0, gt=0.0)
     # CURVE encryption and authentication (docs/SECURITY.md); off without a key
+    launcher: Launcher = Launcher.FORK
     curve_secret: str | None = None
     coordinator_key: str | None = None
     allow: str | None = None

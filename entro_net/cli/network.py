@@ -17,7 +17,7 @@ from typing import Any
 
 from entro_net.cli.common import add_model_flags, model_config_from_args
 from entro_net.cli.observe import add_coordinator_flags, coordinator_settings
-from entro_net.config import Clock, ModelConfig, NetworkConfig
+from entro_net.config import Clock, Launcher, ModelConfig, NetworkConfig
 from entro_net.errors import ConfigError
 
 EXIT_UNHEALTHY = 1
@@ -389,7 +389,11 @@ def _run_up(args: argparse.Namespace) -> int:
 
     model = _model_config(args)
     net = _network_config(
-        args, port=args.port, bind_host="127.0.0.1", **coordinator_settings(args)
+        args,
+        port=args.port,
+        bind_host="127.0.0.1",
+        launcher=args.launcher,
+        **coordinator_settings(args),
     )
     return run_up(args, model, net)
 
@@ -427,6 +431,13 @@ def _register_health(commands: Any) -> None:
 def _run_health(args: argparse.Namespace) -> int:
     from entro_net.coordinator.health import (
         check_coordinator,
+    parser.add_argument(
+        "--launcher",
+        choices=[launcher.value for launcher in Launcher],
+        default=None,
+        help="fork: import once and fork each node (fast); spawn: a fresh "
+        "interpreter per node (default fork, or ENTRO_NET_LAUNCHER)",
+    )
         check_node,
         check_nodes,
         local_node_endpoints,

@@ -25,7 +25,7 @@ from typing import IO, Any
 import structlog
 
 from entro_net import logs
-from entro_net.config import Clock, ModelConfig, NetworkConfig, Source
+from entro_net.config import Clock, Launcher, ModelConfig, NetworkConfig, Source
 from entro_net.coordinator.core import CoordinatorCore
 from entro_net.coordinator.server import CoordinatorServer
 from entro_net.coordinator.summary import (
@@ -36,6 +36,7 @@ from entro_net.coordinator.summary import (
 )
 from entro_net.errors import ConfigError, EntroNetError
 from entro_net.model.sync import check_kappa
+from entro_net.node.forklaunch import ForkedNode, prefork
 from entro_net.node.process import StopFlag
 
 log = structlog.get_logger()
@@ -51,9 +52,9 @@ class Child:
 
     node_id: str
     index: int
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | ForkedNode
     summary: Path
-    log_file: IO[bytes]
+    log_file: IO[bytes] | None
     trace: Path | None = None
 
 
@@ -64,6 +65,16 @@ def _die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:
         pass
+
+
+def _process_age_s() -> float | None:
+    """Seconds since this process started (its interpreter's start included)."""
+    try:
+        import psutil
+
+        return time.time() - psutil.Process().create_time()
+    except (ImportError, OSError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -194,6 +205,33 @@ class Up:
             expect=self.plan.nodes,
             incarnation=time.time_ns() // 1_000_000,
         )
+        self.created_at = time.monotonic()
+        # Forked before any ZeroMQ context exists in this process.
+        self.forked: list[ForkedNode] = (
+            prefork(self.plan.nodes) if net.launcher is Launcher.FORK else []
+        )
+        try:
+            self._open(args, model, net)
+        except BaseException:
+            for node in self.forked:
+                node.release()
+                node.wait()
+            raise
+        self.children: list[Child] = []
+        self.run_dir = Path(args.log_dir or tempfile.mkdtemp(prefix="entro-net-up-"))
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if args.trajectory_dir:
+            Path(args.trajectory_dir).mkdir(parents=True, exist_ok=True)
+        self.started_at = time.monotonic()
+        self.launched_s: float | None = None
+        self.all_active_s: float | None = None
+        self.all_active_since_process_s: float | None = None
+        self.stop = StopFlag()
+
+    def _open(
+        self, args: argparse.Namespace, model: ModelConfig, net: NetworkConfig
+    ) -> None:
+        """The coordinator's core, sockets and observers."""
         self.server = CoordinatorServer(
             self.core, net, host="127.0.0.1", port=net.port, advertise="127.0.0.1"
         )
@@ -210,15 +248,6 @@ class Up:
         except EntroNetError:
             self.server.close()
             raise
-        self.children: list[Child] = []
-        self.run_dir = Path(args.log_dir or tempfile.mkdtemp(prefix="entro-net-up-"))
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if args.trajectory_dir:
-            Path(args.trajectory_dir).mkdir(parents=True, exist_ok=True)
-        self.started_at = time.monotonic()
-        self.launched_s: float | None = None
-        self.all_active_s: float | None = None
-        self.stop = StopFlag()
 
     # --- processes ---------------------------------------------------------
 
@@ -228,18 +257,25 @@ class Up:
         for index in range(self.plan.nodes):
             summary = self.run_dir / f"node-{index}.json"
             summary.unlink(missing_ok=True)
-            log_file = (self.run_dir / f"node-{index}.log").open("wb")
+            log_path = self.run_dir / f"node-{index}.log"
             command = node_command(
                 self.args, self.model, self.net, control, self.plan, index, summary
             )
-            process = subprocess.Popen(
-                command,
-                env=child_env(),
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
-            )
+            process: subprocess.Popen[bytes] | ForkedNode
+            log_file: IO[bytes] | None = None
+            if self.forked:
+                process = self.forked[index]
+                process.start(command[3:], log_path)  # without python -m entro_net
+            else:
+                log_file = log_path.open("wb")
+                process = subprocess.Popen(
+                    command,
+                    env=child_env(),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=_die_with_parent,
+                )
             self.children.append(
                 Child(
                     f"node-{index}",
@@ -250,7 +286,7 @@ class Up:
                     self.plan.traces[index] if self.plan.traces else None,
                 )
             )
-        self.launched_s = time.monotonic() - self.started_at
+        self.launched_s = time.monotonic() - self.created_at
         log.info("nodes_launched", nodes=len(self.children), run_dir=str(self.run_dir))
 
     def running(self) -> list[Child]:
@@ -269,7 +305,11 @@ class Up:
             child.process.kill()
         for child in self.children:
             child.process.wait()
-            child.log_file.close()
+            if child.log_file is not None:
+                child.log_file.close()
+        for node in self.forked:
+            node.release()  # one never started (launch failed) exits at once
+            node.wait()
 
     # --- the loop ----------------------------------------------------------
 
@@ -305,7 +345,8 @@ class Up:
             now = time.monotonic()
             self._force_start(now)
             if self.all_active_s is None and self._all_stepping():
-                self.all_active_s = now - self.started_at
+                self.all_active_s = now - self.created_at
+                self.all_active_since_process_s = _process_age_s()
             if now >= next_status:
                 status.update()
                 next_status = now + (
@@ -377,8 +418,10 @@ class Up:
             "stopped_by": self.stop.reason,
         }
         if self.plan.trace_dir is not None:
+                "launcher": self.net.launcher.value,
             out["anomalies"] = self._anomalies(out["isolations"])
         return out
+                "all_active_since_process_start_s": self.all_active_since_process_s,
 
     def _anomalies(self, isolations: list[dict[str, Any]]) -> dict[str, Any] | None:
         assert self.plan.trace_dir is not None
