@@ -266,9 +266,9 @@ class NetworkConfig(BaseSettings):
     health_timeout_s: float = Field(default=2.0, gt=0.0)
     stop_timeout_s: float = Field(default=5.0, gt=0.0)
     status_interval_s: float = Field(default=2.0, gt=0.0)
+    launcher: Launcher = Launcher.FORK
     start_timeout_s: float = Field(default=60.0, gt=0.0)
     # CURVE encryption and authentication (docs/SECURITY.md); off without a key
-    launcher: Launcher = Launcher.FORK
     curve_secret: str | None = None
     coordinator_key: str | None = None
     allow: str | None = None

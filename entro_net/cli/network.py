@@ -376,6 +376,13 @@ def _register_up(commands: Any) -> None:
         action="store_true",
         help="periodic progress lines even on a terminal",
     )
+    parser.add_argument(
+        "--launcher",
+        choices=[launcher.value for launcher in Launcher],
+        default=None,
+        help="fork: import once and fork each node (fast); spawn: a fresh "
+        "interpreter per node (default fork, or ENTRO_NET_LAUNCHER)",
+    )
     _add_network_flags(parser)
     add_coordinator_flags(parser)
     add_model_flags(parser)
@@ -431,13 +438,6 @@ def _register_health(commands: Any) -> None:
 def _run_health(args: argparse.Namespace) -> int:
     from entro_net.coordinator.health import (
         check_coordinator,
-    parser.add_argument(
-        "--launcher",
-        choices=[launcher.value for launcher in Launcher],
-        default=None,
-        help="fork: import once and fork each node (fast); spawn: a fresh "
-        "interpreter per node (default fork, or ENTRO_NET_LAUNCHER)",
-    )
         check_node,
         check_nodes,
         local_node_endpoints,

@@ -410,18 +410,18 @@ class Up:
             "seed": self.args.seed,
             "wall_seconds": round(time.monotonic() - self.started_at, 3),
             "startup": {
+                "launcher": self.net.launcher.value,
                 "launched_s": self.launched_s,
                 "all_active_s": self.all_active_s,
+                "all_active_since_process_start_s": self.all_active_since_process_s,
             },
             "traffic": traffic_summary(nodes),
             "run_dir": str(self.run_dir),
             "stopped_by": self.stop.reason,
         }
         if self.plan.trace_dir is not None:
-                "launcher": self.net.launcher.value,
             out["anomalies"] = self._anomalies(out["isolations"])
         return out
-                "all_active_since_process_start_s": self.all_active_since_process_s,
 
     def _anomalies(self, isolations: list[dict[str, Any]]) -> dict[str, Any] | None:
         assert self.plan.trace_dir is not None
