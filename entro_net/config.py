@@ -103,8 +103,6 @@ class Clock(StrEnum):
     FREE = "free"
 
 
-_FAULT_RE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*:\s*([-+0-9.eE]+)\s*$")
-
 class Launcher(StrEnum):
     """How ``up`` starts its node processes."""
 
@@ -118,6 +116,8 @@ class Topology(StrEnum):
     MESH = "mesh"  # every node dials every peer's PUB
     HUB = "hub"  # the coordinator relays a tick's states to all in one message
 
+
+_FAULT_RE = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*:\s*([-+0-9.eE]+)\s*$")
 
 
 class Fault(BaseModel):

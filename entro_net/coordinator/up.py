@@ -197,14 +197,6 @@ class Up:
         self.model = model
         self.net = net
         self.plan = make_plan(args, model)
-        self.core = CoordinatorCore(
-            model,
-            net,
-            net.clock,
-            time.monotonic(),
-            expect=self.plan.nodes,
-            incarnation=time.time_ns() // 1_000_000,
-        )
         self.created_at = time.monotonic()
         # Forked before any ZeroMQ context exists in this process.
         self.forked: list[ForkedNode] = (
@@ -232,6 +224,14 @@ class Up:
         self, args: argparse.Namespace, model: ModelConfig, net: NetworkConfig
     ) -> None:
         """The coordinator's core, sockets and observers."""
+        self.core = CoordinatorCore(
+            model,
+            net,
+            net.clock,
+            time.monotonic(),
+            expect=self.plan.nodes,
+            incarnation=time.time_ns() // 1_000_000,
+        )
         self.server = CoordinatorServer(
             self.core, net, host="127.0.0.1", port=net.port, advertise="127.0.0.1"
         )
