@@ -87,6 +87,7 @@ def _add_common(parser: argparse.ArgumentParser, *, coordinator: bool) -> None:
             help="the coordinator's control endpoint; its event stream is PORT+1 "
             "(default tcp://127.0.0.1:5555, or ENTRO_NET_COORDINATOR)",
         )
+        add_curve_client_flags(parser)
     parser.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
@@ -101,15 +102,45 @@ def _add_common(parser: argparse.ArgumentParser, *, coordinator: bool) -> None:
     )
 
 
+def add_curve_client_flags(parser: argparse.ArgumentParser) -> None:
+    """``--curve-secret`` and ``--coordinator-key``: dial a secure network."""
+    group = parser.add_argument_group("security (docs/SECURITY.md)")
+    group.add_argument(
+        "--curve-secret",
+        default=None,
+        metavar="FILE",
+        help="this process's CURVE key pair (a .key_secret file); turns CURVE "
+        "on (default: off, or ENTRO_NET_CURVE_SECRET)",
+    )
+    group.add_argument(
+        "--coordinator-key",
+        default=None,
+        metavar="FILE",
+        help="the coordinator's public key (coordinator.key), pinned when "
+        "dialling it (or ENTRO_NET_COORDINATOR_KEY)",
+    )
+
+
+def curve_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The NetworkConfig fields the security flags set (unset ones left out)."""
+    fields = {
+        "curve_secret": getattr(args, "curve_secret", None),
+        "coordinator_key": getattr(args, "coordinator_key", None),
+        "allow": getattr(args, "allow", None),
+    }
+    return {key: value for key, value in fields.items() if value is not None}
+
+
 def _setup(args: argparse.Namespace, role: str) -> NetworkConfig:
     from entro_net import logs
 
     logs.configure(role, level=args.log_level, json=args.log_json)
     coordinator = getattr(args, "coordinator", None)
+    fields: dict[str, Any] = curve_settings(args)
+    if coordinator:
+        fields["coordinator"] = coordinator
     try:
-        if coordinator:
-            return NetworkConfig(coordinator=coordinator)
-        return NetworkConfig()
+        return NetworkConfig(**fields)
     except ValueError as exc:
         raise ConfigError(f"bad network setting: {exc}") from exc
 

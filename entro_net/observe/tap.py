@@ -7,6 +7,11 @@ member's PUB with the same SUB socket. ZeroMQ reconnects by itself, so a tap
 survives the coordinator going away and coming back; nodes it dialled keep
 flowing meanwhile. An endpoint missing from the membership for
 ``FORGET_ENDPOINT_AFTER_S`` is hung up.
+
+In a secure network (``--curve-secret``, docs/SECURITY.md) the tap dials as a
+CURVE client: the coordinator with its pinned public key, each member with
+the key the membership gives; its own key must be in the allow list
+(``allowed/observers/``) of the coordinator and of the nodes.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import zmq
 from entro_net.config import NetworkConfig
 from entro_net.errors import ConfigError
 from entro_net.protocol import Decoder, Membership, Message
+from entro_net.security.curve import Curve, Role, connect, dial_as
+from entro_net.security.handshake import HandshakeWatch
 
 FORGET_ENDPOINT_AFTER_S = 30.0
 """A member's endpoint is hung up once the membership left it out this long."""
@@ -59,7 +66,7 @@ class Tap:
         dial_members: also dial the members' PUBs (off: coordinator only).
 
     Raises:
-        ConfigError: a malformed coordinator endpoint.
+        ConfigError: a malformed coordinator endpoint, or bad CURVE keys.
     """
 
     def __init__(
@@ -74,13 +81,25 @@ class Tap:
         self.sub.setsockopt(zmq.MAXMSGSIZE, net.max_message_bytes)
         self.sub.setsockopt(zmq.RCVHWM, 100_000)
         self.sub.setsockopt(zmq.SUBSCRIBE, b"")
-        self.sub.connect(self.events)
+        self.curve = Curve.from_config(net, Role.OBSERVER)
+        if self.curve is not None:
+            dial_as(self.sub, self.curve.own)
+        self.watch = HandshakeWatch(
+            self.sub,
+            name="tap",
+            server=False,
+            secure=self.curve is not None,
+            peer="server",
+            warn_interval_s=net.warn_interval_s,
+        )
+        connect(self.sub, self.events, self._key(None))
         self.decoder = Decoder(max_bytes=net.max_message_bytes, track_sequence=False)
         self.dialled: dict[str, float] = {}
 
     def poll(self, timeout_s: float) -> list[Arrival]:
         """Wait up to ``timeout_s`` for frames; return what arrived, decoded."""
         arrivals: list[Arrival] = []
+        self.watch.drain(time.monotonic())
         if not self.sub.poll(int(max(timeout_s, 0.0) * 1000), zmq.POLLIN):
             return arrivals
         for _ in range(RECV_BATCH):
@@ -99,8 +118,10 @@ class Tap:
         if not self.dial_members:
             return
         for member in msg.members:
+            if self.curve is not None and member.key is None:
+                continue  # a secure tap cannot pin a member without a key
             if member.endpoint not in self.dialled:
-                self.sub.connect(member.endpoint)
+                connect(self.sub, member.endpoint, self._key(member.key))
             self.dialled[member.endpoint] = now
         for endpoint, seen in list(self.dialled.items()):
             if now - seen > FORGET_ENDPOINT_AFTER_S:
@@ -108,7 +129,16 @@ class Tap:
                 with contextlib.suppress(zmq.ZMQError):
                     self.sub.disconnect(endpoint)
 
+    def _key(self, member_key: str | None) -> bytes | None:
+        """The server key to pin: a member's, or (None) the coordinator's."""
+        if self.curve is None:
+            return None
+        if member_key is None:
+            return self.curve.coordinator_key
+        return member_key.encode("ascii")
+
     def close(self) -> None:
         """Close the socket and the context."""
+        self.watch.close()
         self.sub.close(linger=0)
         self.ctx.term()

@@ -15,7 +15,15 @@ import re
 from enum import Enum, StrEnum
 from typing import Annotated, Any, ClassVar, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+    model_validator,
+)
 
 from entro_net.config import NODE_ID_MAX_CHARS, PROTOCOL_VERSION
 
@@ -30,6 +38,7 @@ _NODE_ID_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9._:@-]{{0,{NODE_ID_MAX_CHARS - 1}}}$
 _NODE_ID_RE = re.compile(_NODE_ID_PATTERN.replace("$", r"\Z"))
 _ENDPOINT_PATTERN = r"^tcp://([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$"
 _ENDPOINT_RE = re.compile(_ENDPOINT_PATTERN.replace("$", r"\Z"))
+_CURVE_KEY_PATTERN = r"^[0-9A-Za-z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}$"
 
 
 class MessageType(Enum):
@@ -103,6 +112,8 @@ NodeId = Annotated[
 Count = Annotated[int, Field(ge=0, le=INT_MAX)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Weights = tuple[Finite, Finite, Finite]
+CurveKey = Annotated[str, StringConstraints(pattern=_CURVE_KEY_PATTERN)]
+"""A CURVE public key in Z85 text: 40 characters."""
 
 
 def _check_endpoint(text: str) -> str:
@@ -132,16 +143,33 @@ class _Frozen(BaseModel):
         return data
 
 
-class PeerInfo(_Frozen):
+class _KeyedPeer(_Frozen):
+    """A member or peer entry: ``key`` is written only when it is set.
+
+    Plaintext networks leave it out, so their frames are what they were
+    before secure mode existed.
+    """
+
+    @model_serializer(mode="wrap")
+    def _drop_null_key(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("key", "") is None:
+            del data["key"]
+        return data
+
+
+class PeerInfo(_KeyedPeer):
     """A peer a late joiner should dial: its id, PUB endpoint, incarnation.
 
-    ``index`` is the peer's place in the network's node vectors (or null).
+    ``index`` is the peer's place in the network's node vectors (or null);
+    ``key`` its CURVE public key, which a secure node pins when it dials.
     """
 
     node: NodeId
     endpoint: Annotated[str, Field(max_length=ENDPOINT_MAX_CHARS)]
     incarnation: Count
     index: Count | None = None
+    key: CurveKey | None = None
 
     @model_validator(mode="after")
     def _endpoint_ok(self) -> PeerInfo:
@@ -149,11 +177,12 @@ class PeerInfo(_Frozen):
         return self
 
 
-class Member(_Frozen):
+class Member(_KeyedPeer):
     """One member in the coordinator's membership list.
 
     ``index`` is the member's place in the network's node vectors; ``since``
-    the first step it takes part in (null: not started yet).
+    the first step it takes part in (null: not started yet); ``key`` its CURVE
+    public key in a secure network (the key it joined with).
     """
 
     node: NodeId
@@ -162,6 +191,7 @@ class Member(_Frozen):
     status: MemberStatus = Field(strict=False)
     index: Count | None = None
     since: Count | None = None
+    key: CurveKey | None = None
 
     @model_validator(mode="after")
     def _endpoint_ok(self) -> Member:
