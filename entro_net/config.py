@@ -69,6 +69,8 @@ FLOOD_MAX_PER_S = 2500.0  # one sender's sustained messages a second before drop
 FLOOD_BURST = 500  # messages one sender may send at once above that rate
 MAX_TRACKED_SENDERS = 4096  # senders a receiver keeps sequence and flood state for
 CURVE_KEY_WAIT_S = 3.0  # a node's PUB holds a key the coordinator may vouch for
+MAX_NODE_INDEX = 4095  # highest node index (a column of every node vector)
+TRANSPORT_MAX_FACTOR = 4  # ZeroMQ cuts frames past this many max_message_bytes
 
 
 class Law(StrEnum):
@@ -272,6 +274,18 @@ class NetworkConfig(BaseSettings):
     curve_secret: str | None = None
     coordinator_key: str | None = None
     allow: str | None = None
+    # failure handling (docs/FAULTS.md)
+    state_file: str | None = None
+    state_interval_s: float = Field(default=1.0, gt=0.0)
+
+    @model_validator(mode="after")
+    def _dead_after_suspect(self) -> NetworkConfig:
+        if self.dead_after <= self.suspect_after:
+            raise ValueError(
+                f"dead_after ({self.dead_after}) must exceed suspect_after "
+                f"({self.suspect_after}): a member is suspect before it is dead"
+            )
+        return self
 
 
 PositiveInt = Annotated[int, Field(ge=1)]

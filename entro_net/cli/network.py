@@ -66,6 +66,7 @@ def _add_network_flags(parser: argparse.ArgumentParser) -> None:
         dest="lockstep_wait_s",
         help="lockstep: longest wait for a silent peer's reading (default 2.0)",
     )
+    _add_failure_flags(parser)
     group.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
@@ -80,12 +81,51 @@ def _add_network_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_failure_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("failure detection (docs/FAULTS.md)")
+    group.add_argument(
+        "--heartbeat-interval",
+        type=float,
+        default=None,
+        metavar="S",
+        dest="heartbeat_interval_s",
+        help="seconds between a node's heartbeats (default 0.5)",
+    )
+    group.add_argument(
+        "--suspect-after",
+        type=int,
+        default=None,
+        metavar="K",
+        help="missed heartbeats before a member is suspect (default 3)",
+    )
+    group.add_argument(
+        "--dead-after",
+        type=int,
+        default=None,
+        metavar="K",
+        help="missed heartbeats before a member is dead, and before a node "
+        "gives the coordinator up and dials it afresh (default 8)",
+    )
+    group.add_argument(
+        "--rejoin-backoff-max",
+        type=float,
+        default=None,
+        metavar="S",
+        dest="rejoin_backoff_max_s",
+        help="longest pause between a node's hellos (default 5.0)",
+    )
+
+
 def _network_config(args: argparse.Namespace, **extra: Any) -> NetworkConfig:
     fields = {
         "clock": getattr(args, "clock", None),
         "rate": getattr(args, "rate", None),
         "staleness_s": getattr(args, "staleness_s", None),
         "lockstep_wait_s": getattr(args, "lockstep_wait_s", None),
+        "heartbeat_interval_s": getattr(args, "heartbeat_interval_s", None),
+        "suspect_after": getattr(args, "suspect_after", None),
+        "dead_after": getattr(args, "dead_after", None),
+        "rejoin_backoff_max_s": getattr(args, "rejoin_backoff_max_s", None),
         **extra,
     }
     try:
@@ -152,6 +192,13 @@ def _register_coordinator(commands: Any) -> None:
         metavar="FILE",
         help="write the network's figures here on exit",
     )
+    parser.add_argument(
+        "--state-file",
+        default=None,
+        metavar="FILE",
+        help="keep membership, θ_net and the isolation epochs in FILE, and go "
+        "on from it after a restart (default: none, or ENTRO_NET_STATE_FILE)",
+    )
     _add_network_flags(parser)
     add_coordinator_flags(parser)
     add_model_flags(parser)
@@ -170,7 +217,11 @@ def _run_coordinator(args: argparse.Namespace) -> int:
     )
     model = _model_config(args)
     net = _network_config(
-        args, port=args.port, bind_host=args.bind_host, **coordinator_settings(args)
+        args,
+        port=args.port,
+        bind_host=args.bind_host,
+        state_file=args.state_file,
+        **coordinator_settings(args),
     )
     core = CoordinatorCore(
         model,

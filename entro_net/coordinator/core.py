@@ -7,6 +7,13 @@ active nodes' mean weights, the step) and publishes the membership. A
 member is alive while its heartbeats come, suspect after ``suspect_after``
 missed ones and dead after ``dead_after``; a dead member stops counting at
 once, and a hello with a newer incarnation replaces a member at once.
+Every membership message is followed by the latest decision about each
+member, again: a subscriber that lost one (a cut link, a full queue)
+catches up by the decision's epoch, since a receiver ignores epochs it has.
+
+``snapshot`` and ``restore`` carry membership, θ_net (with the variance
+window behind it), the isolation set and its epochs across a restart of the
+coordinator process (``--state-file``).
 
 Members take part from their ``since`` step. With ``expect`` set, every
 member is held back (``since`` null) until that many joined and were heard
@@ -33,7 +40,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from entro_net.config import Clock, ModelConfig, NetworkConfig
+from entro_net.config import MAX_NODE_INDEX, Clock, ModelConfig, NetworkConfig
 from entro_net.model.isolation import DecisionKind
 from entro_net.model.network import NetworkState, network_step, v_net
 from entro_net.model.sync import masked_var
@@ -62,6 +69,7 @@ Array = NDArray[np.float64]
 COORDINATOR_ID = "coordinator"
 MAX_BUFFERED_ROUNDS = 1024
 """Rounds of readings the coordinator keeps while it waits for one to close."""
+SNAPSHOT_VERSION = 1
 
 
 def config_fingerprint(model: ModelConfig) -> str:
@@ -168,7 +176,10 @@ class CoordinatorCore:
         self.theta_history: list[float] = []
         self.n_history: list[int] = []
         self.isolations: list[IsolationRecord] = []
+        self.decisions: dict[str, Isolate | Readmit] = {}
         self.states_seen = 0
+        self.changed = True
+        """Something a snapshot holds changed since ``changed`` was cleared."""
 
     # --- helpers -----------------------------------------------------------
 
@@ -188,6 +199,11 @@ class CoordinatorCore:
         out, self.outbox = self.outbox, CoordinatorOutbox()
         return out
 
+    def drain_events(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Hand over only the log events (the rest waits for ``drain``)."""
+        events, self.outbox.events = self.outbox.events, []
+        return events
+
     def live(self) -> list[MemberRecord]:
         """Members not dead and not gone, in index order."""
         return sorted(
@@ -201,6 +217,9 @@ class CoordinatorCore:
 
     def _free_index(self, wanted: int | None, node: str) -> int:
         taken = {m.index for m in self.members.values() if m.node != node}
+        if wanted is not None and wanted > MAX_NODE_INDEX:
+            self._event("warning", "index_too_high", node=node, index=wanted)
+            wanted = None
         if wanted is not None and wanted not in taken:
             return wanted
         if wanted is not None:
@@ -237,7 +256,7 @@ class CoordinatorCore:
             self._welcome(old, now)
             return
         if old is not None:
-            self._forget(old, "replaced")
+            self._forget(old, "replaced", now)
         index = self._free_index(msg.index, msg.node)
         member = MemberRecord(
             node=msg.node,
@@ -360,14 +379,21 @@ class CoordinatorCore:
                 or rounds_done
                 or now - member.left_at > 2.0 * self.net.lockstep_wait_s
             ):
-                self._forget(member, "left")
+                self._forget(member, "left", now)
                 self.membership_due = now
 
-    def _forget(self, member: MemberRecord, reason: str) -> None:
+    def _forget(self, member: MemberRecord, reason: str, now: float) -> None:
         self.members.pop(member.node, None)
         self.outbox.disconnect.append(member.endpoint)
         self.rule.forget(member.node)
+        if member.node in self.isolated and self.clock is Clock.FREE:
+            # Its next incarnation starts clean: say so, or the nodes' views
+            # would keep it isolated while this coordinator counts it.
+            self._decide(DecisionKind.READMIT, member.node, self.step, now)
         self.isolated.discard(member.node)
+        if reason == "left":
+            self.decisions.pop(member.node, None)
+        self.changed = True
         self._event("debug", "member_forgotten", member=member.node, reason=reason)
 
     # --- event stream ------------------------------------------------------
@@ -413,7 +439,7 @@ class CoordinatorCore:
         self.epoch += 1
         if kind is DecisionKind.ISOLATE:
             self.isolated.add(node)
-            msg: Message = Isolate(
+            msg: Isolate | Readmit = Isolate(
                 **self._header(MessageType.ISOLATE, now),
                 target=node,
                 step=step,
@@ -428,6 +454,8 @@ class CoordinatorCore:
                 epoch=self.epoch,
             )
         self.outbox.publish.append(msg)
+        self.decisions[node] = msg
+        self.changed = True
         self.isolations.append(IsolationRecord(node, step, self.epoch, kind.value))
         self._event(
             "info",
@@ -466,7 +494,8 @@ class CoordinatorCore:
             if silence > self.net.dead_after * beat:
                 if member.status is not MemberStatus.DEAD:
                     member.status = MemberStatus.DEAD
-                    self.isolated.discard(member.node)
+                    if self.clock is Clock.LOCKSTEP:
+                        self.isolated.discard(member.node)
                     self.membership_due = now
                     self._event("warning", "member_dead", member=member.node)
             elif (
@@ -514,7 +543,27 @@ class CoordinatorCore:
         if direct:
             for member in self.members.values():
                 self.outbox.reply.append((member.conn, msg))
+        else:
+            self._repeat_decisions(now)
         self.membership_due = now + self.net.membership_interval_s
+        self.changed = True
+
+    def _repeat_decisions(self, now: float) -> None:
+        """Publish the latest decision about each member again, oldest first.
+
+        PUB/SUB loses messages on a cut link or a full queue; a receiver
+        applies a decision only when its epoch is newer than what it has for
+        that node, so the repeat is harmless where it arrived the first time.
+        """
+        repeats = [d for node, d in self.decisions.items() if node in self.members]
+        for decision in sorted(repeats, key=lambda d: d.epoch):
+            kind = (
+                MessageType.ISOLATE
+                if isinstance(decision, Isolate)
+                else (MessageType.READMIT)
+            )
+            header = self._header(kind, now)
+            self.outbox.publish.append(decision.model_copy(update=header))
 
     # --- lockstep ----------------------------------------------------------
 
@@ -640,6 +689,93 @@ class CoordinatorCore:
             )
         )
 
+    # --- restart -----------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """What a restarted coordinator needs to go on, JSON-ready.
+
+        Membership, θ_net and the variance window behind it, the isolation
+        set, the epoch and the latest decision about each node.
+        """
+        return {
+            "version": SNAPSHOT_VERSION,
+            "fingerprint": self.fingerprint,
+            "clock": self.clock.value,
+            "incarnation": self.incarnation,
+            "started": self.started,
+            "step": self.step,
+            "theta_net": self.theta_net,
+            "threshold": {
+                "history": [float(x) for x in self.threshold.history[0]],
+                "known": int(self.threshold.known[0]),
+            },
+            "epoch": self.epoch,
+            "isolated": sorted(self.isolated),
+            "decisions": [
+                {
+                    "kind": "isolate" if isinstance(d, Isolate) else "readmit",
+                    "target": d.target,
+                    "step": d.step,
+                    "epoch": d.epoch,
+                }
+                for d in sorted(self.decisions.values(), key=lambda d: d.epoch)
+            ],
+            "members": [
+                {
+                    "node": m.node,
+                    "index": m.index,
+                    "endpoint": m.endpoint,
+                    "incarnation": m.incarnation,
+                    "since": m.since,
+                }
+                for m in self.members.values()
+                if m.left_at is None and m.status is not MemberStatus.DEAD
+            ],
+        }
+
+    def restore(self, snapshot: dict[str, Any], now: float) -> bool:
+        """Go on from a predecessor's ``snapshot``; False (and nothing changed)
+        when it does not fit this network or is malformed.
+
+        Restored members are suspect until they speak: the server dials
+        their PUBs at once, and each has ``dead_after`` heartbeats to be heard.
+        """
+        try:
+            restored = _parse_snapshot(snapshot, self)
+        except (KeyError, TypeError, ValueError) as exc:
+            self._event("warning", "snapshot_unusable", error=str(exc))
+            return False
+        if restored is None:
+            self._event("warning", "snapshot_mismatch", note="other config or clock")
+            return False
+        self.started = self.started or restored.started
+        self.step = restored.step
+        self.theta_net = restored.theta_net
+        self.threshold.history[0, :] = restored.history
+        self.threshold.known[0] = restored.known
+        self.epoch = restored.epoch
+        for record in restored.members:
+            record.joined = record.last_seen = now
+            self.members[record.node] = record
+            self.outbox.connect.append(record.endpoint)
+        for decision in restored.decisions:
+            self.decisions[decision.target] = decision
+        if self.clock is Clock.FREE:
+            self.isolated = set(restored.isolated)
+            for node in self.isolated:
+                self.rule.mark_isolated(node)
+        self._event(
+            "info",
+            "state_restored",
+            members=len(restored.members),
+            theta_net=self.theta_net,
+            epoch=self.epoch,
+            isolated=sorted(self.isolated),
+            step=self.step,
+        )
+        self.membership_due = now
+        return True
+
     # --- reporting ---------------------------------------------------------
 
     def figures(self) -> dict[str, Any]:
@@ -662,3 +798,87 @@ class CoordinatorCore:
             "epoch": self.epoch,
             "states_seen": self.states_seen,
         }
+
+
+@dataclass
+class _Restored:
+    started: bool
+    step: int
+    theta_net: float
+    history: list[float]
+    known: int
+    epoch: int
+    isolated: list[str]
+    decisions: list[Isolate | Readmit]
+    members: list[MemberRecord]
+
+
+def _parse_snapshot(data: dict[str, Any], core: CoordinatorCore) -> _Restored | None:
+    """Check a snapshot field by field; None when it is another network's."""
+    if data["version"] != SNAPSHOT_VERSION or data["clock"] != core.clock.value:
+        return None
+    if data["fingerprint"] != core.fingerprint:
+        return None
+    theta = float(data["theta_net"])
+    history = [float(x) for x in data["threshold"]["history"]]
+    if len(history) != core.threshold.history.shape[1]:
+        raise ValueError("variance window of another length")
+    if not all(np.isfinite([theta, *history])):
+        raise ValueError("non-finite θ_net or variance")
+    decisions: list[Isolate | Readmit] = []
+    header: dict[str, Any] = {
+        "node": core.node_id,
+        "incarnation": core.incarnation,
+        "seq": 0,
+    }
+    for item in data["decisions"]:
+        kind = Isolate if item["kind"] == "isolate" else Readmit
+        decisions.append(
+            kind(
+                **header,
+                ts=0.0,
+                target=item["target"],
+                step=int(item["step"]),
+                epoch=int(item["epoch"]),
+            )
+        )
+    members = []
+    for item in data["members"]:
+        peer = PeerInfo(
+            node=item["node"],
+            endpoint=item["endpoint"],
+            incarnation=int(item["incarnation"]),
+            index=int(item["index"]),
+        )
+        since = item["since"]
+        members.append(
+            MemberRecord(
+                node=peer.node,
+                index=min(int(item["index"]), MAX_NODE_INDEX),
+                endpoint=peer.endpoint,
+                incarnation=peer.incarnation,
+                conn=b"",
+                joined=0.0,
+                last_seen=0.0,
+                status=MemberStatus.SUSPECT,
+                # A lockstep member counts again from its next state's round.
+                since=(
+                    None
+                    if since is None or core.clock is Clock.LOCKSTEP
+                    else int(since)
+                ),
+                heard_on_pub=True,
+                node_state=NodeState.ACTIVE,
+            )
+        )
+    return _Restored(
+        started=bool(data["started"]),
+        step=max(0, int(data["step"])),
+        theta_net=float(clip_theta(theta)),
+        history=history,
+        known=max(0, min(int(data["threshold"]["known"]), len(history))),
+        epoch=max(0, int(data["epoch"])),
+        isolated=[str(node) for node in data["isolated"]],
+        decisions=decisions,
+        members=members,
+    )

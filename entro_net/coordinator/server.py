@@ -1,15 +1,15 @@
 """The coordinator's sockets: a thin loop around ``CoordinatorCore``.
 
 ROUTER on P (hello, heartbeat, leave in; welcome, acks out), PUB on P+1
-(threshold, isolate/readmit, membership) and a SUB dialled to every member's
-PUB. The loop polls with a timeout, decodes through the protocol's Decoder
+(threshold, isolate/readmit, membership) and one SUB a member, dialled to its
+PUB: a message on it that speaks for another node is dropped as an impostor.
+The loop polls with a timeout, decodes through the protocol's Decoder
 (bad frames are dropped and counted), hands messages to the core, sends what
 it returns and logs its events.
 """
 
 from __future__ import annotations
 
-import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -18,8 +18,9 @@ from typing import Any
 import structlog
 import zmq
 
-from entro_net.config import NetworkConfig
+from entro_net.config import TRANSPORT_MAX_FACTOR, NetworkConfig
 from entro_net.coordinator.core import CoordinatorCore
+from entro_net.coordinator.snapshot import load_snapshot, save_snapshot
 from entro_net.errors import EntroNetError
 from entro_net.protocol import (
     Decoder,
@@ -48,10 +49,15 @@ class BindError(EntroNetError):
 
 
 def configure_socket(sock: zmq.Socket[bytes], net: NetworkConfig) -> None:
-    """Linger, high-water marks and the maximum message size from config."""
+    """Linger, high-water marks and the maximum message size from config.
+
+    ZeroMQ itself refuses (and drops the connection of) frames past
+    ``TRANSPORT_MAX_FACTOR`` times the protocol's limit; frames between the
+    two reach the decoder, which drops and counts them as ``oversize``.
+    """
     sock.setsockopt(zmq.LINGER, net.linger_ms)
     sock.setsockopt(zmq.SNDHWM, net.send_hwm)
-    sock.setsockopt(zmq.MAXMSGSIZE, net.max_message_bytes)
+    sock.setsockopt(zmq.MAXMSGSIZE, net.max_message_bytes * TRANSPORT_MAX_FACTOR)
 
 
 def log_events(events: list[tuple[str, str, dict[str, Any]]]) -> None:
@@ -88,11 +94,9 @@ class CoordinatorServer:
         self.ctx = zmq.Context()
         self.router = self.ctx.socket(zmq.ROUTER)
         self.pub = self.ctx.socket(zmq.PUB)
-        self.sub = self.ctx.socket(zmq.SUB)
-        for sock in (self.router, self.pub, self.sub):
+        for sock in (self.router, self.pub):
             configure_socket(sock, net)
         self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)
-        self.sub.setsockopt(zmq.SUBSCRIBE, b"")
         try:
             self.port = self._bind(host, port)
         except BindError:
@@ -105,14 +109,17 @@ class CoordinatorServer:
         self.sent = 0
         self.poller = zmq.Poller()
         self.poller.register(self.router, zmq.POLLIN)
-        self.poller.register(self.sub, zmq.POLLIN)
-        self.dialled: set[str] = set()
+        self.dialled: dict[str, tuple[zmq.Socket[bytes], str]] = {}
+        """One SUB a member's PUB: endpoint → (socket, the member's id)."""
         self.on_frame: Callable[[float, bytes], None] | None = None
         """Called with every frame received or published (``--record``)."""
         self.on_tick: Callable[[float], None] | None = None
         """Called after every tick of the core (``--metrics-port``)."""
         self.extra_endpoints: dict[str, Any] = {}
         """Added to ``endpoints`` (e.g. the metrics URL)."""
+        self.state_due = 0.0
+        if net.state_file is not None:
+            self._restore(net.state_file)
 
     def _bind(self, host: str, port: int) -> int:
         if port != 0:
@@ -163,12 +170,31 @@ class CoordinatorServer:
         ready = dict(self.poller.poll(int(wait * 1000)))
         if self.router in ready:
             self._drain_router()
-        if self.sub in ready:
-            self._drain_sub()
+        for sock, node in list(self.dialled.values()):
+            if sock in ready:
+                self._drain_sub(sock, node)
         self.core.tick(time.monotonic())
         self.flush()
         if self.on_tick is not None:
             self.on_tick(time.monotonic())
+        self._save_state(time.monotonic())
+
+    def _restore(self, path: str) -> None:
+        snapshot = load_snapshot(path)
+        if snapshot is not None and self.core.restore(snapshot, time.monotonic()):
+            log.info("state_file_loaded", path=path)
+        log_events(self.core.drain_events())
+
+    def _save_state(self, now: float) -> None:
+        path = self.net.state_file
+        if path is None or (not self.core.changed and now < self.state_due):
+            return
+        try:
+            save_snapshot(path, self.core.snapshot())
+        except OSError as exc:
+            log.warning("state_file_not_written", path=path, error=str(exc))
+        self.core.changed = False
+        self.state_due = now + self.net.state_interval_s
 
     def run(self, should_stop: Callable[[], bool], poll_s: float = 0.1) -> None:
         """Run until ``should_stop()`` says so."""
@@ -200,16 +226,16 @@ class CoordinatorServer:
             else:
                 self._dropped("unexpected_type")
 
-    def _drain_sub(self) -> None:
+    def _drain_sub(self, sock: zmq.Socket[bytes], node: str) -> None:
         for _ in range(RECV_BATCH):
             try:
-                frame = self.sub.recv(zmq.NOBLOCK)
+                frame = sock.recv(zmq.NOBLOCK)
             except zmq.Again:
                 return
             now = time.monotonic()
             if self.on_frame is not None:
                 self.on_frame(now, frame)
-            msg = self.event_decoder.feed(frame, now=now)
+            msg = self.event_decoder.feed(frame, now=now, expect_node=node)
             if msg is None:
                 self._dropped(str(self.event_decoder.last_drop))
             elif isinstance(msg, State):
@@ -227,15 +253,12 @@ class CoordinatorServer:
     def flush(self) -> None:
         """Send, dial and log what the core asked for."""
         out = self.core.drain()
+        # Hang up first: a member restarted on the same port is dialled anew.
+        for endpoint in out.disconnect:
+            self._hang_up(endpoint)
         for endpoint in out.connect:
             if endpoint not in self.dialled:
-                self.sub.connect(endpoint)
-                self.dialled.add(endpoint)
-        for endpoint in out.disconnect:
-            if endpoint in self.dialled:
-                self.dialled.discard(endpoint)
-                with contextlib.suppress(zmq.ZMQError):
-                    self.sub.disconnect(endpoint)
+                self._dial(endpoint)
         for conn, msg in out.reply:
             try:
                 self.router.send_multipart(
@@ -252,8 +275,31 @@ class CoordinatorServer:
                 self.on_frame(time.monotonic(), frame)
         log_events(out.events)
 
+    def _dial(self, endpoint: str) -> None:
+        node = next(
+            (m.node for m in self.core.members.values() if m.endpoint == endpoint),
+            None,
+        )
+        if node is None:
+            return
+        sock = self.ctx.socket(zmq.SUB)
+        configure_socket(sock, self.net)
+        sock.setsockopt(zmq.SUBSCRIBE, b"")
+        sock.connect(endpoint)
+        self.poller.register(sock, zmq.POLLIN)
+        self.dialled[endpoint] = (sock, node)
+
+    def _hang_up(self, endpoint: str) -> None:
+        dialled = self.dialled.pop(endpoint, None)
+        if dialled is not None:
+            self.poller.unregister(dialled[0])
+            dialled[0].close(linger=0)
+
     def close(self) -> None:
         """Close the sockets (with the configured linger) and the context."""
-        for sock in (self.router, self.pub, self.sub):
+        for sock in (self.router, self.pub):
             sock.close(linger=self.net.linger_ms)
+        for sock, _ in self.dialled.values():
+            sock.close(linger=0)
+        self.dialled.clear()
         self.ctx.term()

@@ -36,6 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from entro_net.config import (
+    MAX_NODE_INDEX,
     PSI_TARGET,
     WEIGHTS_START,
     Clock,
@@ -110,6 +111,9 @@ class Outbox:
     connect: list[str] = field(default_factory=list)
     disconnect: list[str] = field(default_factory=list)
     events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    redial: bool = False
+    """Dial the coordinator afresh: close both links and connect again, so a
+    name that now resolves to another address is looked up again."""
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,7 @@ class NodeCore:
         self.hello_due = now
         self.hello_backoff = net.hello_retry_s
         self.unanswered_since: float | None = None  # first hello not answered
+        self.redialled = now
         self.heartbeat_due = now
         self.since: int | None = None
         self.started = False
@@ -270,6 +275,8 @@ class NodeCore:
             self._on_peer_leave(msg)
         elif msg.node != self.coordinator_id or not self.welcomed:
             return
+        elif msg.incarnation != self.coordinator_incarnation:
+            self._other_coordinator(msg.incarnation, now)
         elif isinstance(msg, Membership):
             self.coordinator_seen = now
             self._on_membership(msg)
@@ -304,6 +311,16 @@ class NodeCore:
             self.welcomed = False
             self.hello_due = min(self.hello_due, now)
 
+    def _other_coordinator(self, incarnation: int, now: float) -> None:
+        # The event stream of another coordinator process than the one that
+        # welcomed us: keep our θ_net and isolation view until it welcomes us.
+        if self.coordinator_incarnation is None:
+            return
+        if incarnation > self.coordinator_incarnation:
+            self.welcomed = False
+            self.hello_due = min(self.hello_due, now)
+            self._event("info", "coordinator_restarted", incarnation=incarnation)
+
     def _on_welcome(self, msg: Welcome, now: float) -> None:
         fresh = msg.incarnation != self.coordinator_incarnation
         self.coordinator_id = msg.node
@@ -318,6 +335,8 @@ class NodeCore:
                 self.view.isolated.add(node)
                 self.view.node_epoch[node] = msg.epoch
             self.view.epoch = msg.epoch
+        elif msg.epoch > self.view.epoch:
+            self._catch_up(msg)
         if self.index is None and msg.index is not None:
             self.index = msg.index
         if not self.started or self.settings.clock is Clock.FREE:
@@ -341,6 +360,24 @@ class NodeCore:
             rejoin=self.started,
         )
 
+    def _catch_up(self, msg: Welcome) -> None:
+        """Take the decisions we missed (cut off when they were made) from a
+        welcome: it holds every decision up to its epoch."""
+        missed = set(msg.isolated) ^ self.view.isolated
+        for node in sorted(missed):
+            kind = (
+                DecisionKind.ISOLATE if node in msg.isolated else DecisionKind.READMIT
+            )
+            self.view.apply(kind, node, msg.epoch)
+        self.view.epoch = max(self.view.epoch, msg.epoch)
+        self._event(
+            "info",
+            "isolation_caught_up",
+            epoch=msg.epoch,
+            changed=sorted(missed),
+            isolated=sorted(self.view.isolated),
+        )
+
     def _learn_peer(
         self,
         node: str,
@@ -352,6 +389,8 @@ class NodeCore:
     ) -> Peer | None:
         if node == self.node_id:
             return None
+        if index is not None and index > MAX_NODE_INDEX:
+            index = None  # a column that far out would cost every step memory
         peer = self.peers.get(node)
         if peer is not None and incarnation < peer.incarnation:
             return peer
@@ -480,6 +519,11 @@ class NodeCore:
                 silent_s=round(now - self.coordinator_seen, 3),
                 theta_net=self.theta_net,
             )
+            self._redial(now)
+        elif not self.welcomed and now - self.redialled > max(
+            silence, self.net.rejoin_backoff_max_s
+        ):
+            self._redial(now)
         if not self.welcomed and now >= self.hello_due:
             self._send_hello(now)
             self.hello_due = now + self.hello_backoff
@@ -495,6 +539,12 @@ class NodeCore:
                 else self.net.joining_heartbeat_s
             )
             self.heartbeat_due = now + interval
+
+    def _redial(self, now: float) -> None:
+        # A link that went silent may hang on an address that is gone (the
+        # coordinator moved behind the same name): dial it afresh.
+        self.outbox.redial = True
+        self.redialled = now
 
     def _warn_unanswered(self, now: float) -> None:
         # Say so (once per backoff period) while the coordinator stays silent

@@ -141,9 +141,13 @@ class NodeProcess:
             configure_socket(sock, net)
         self.dealer.setsockopt(zmq.IMMEDIATE, 1)
         self.sub.setsockopt(zmq.SUBSCRIBE, b"")
-        self.dealer.connect(f"tcp://{host}:{port}")
-        self.sub.connect(f"tcp://{host}:{port + 1}")
-        self.dialled: set[str] = set()
+        self.control_endpoint = f"tcp://{host}:{port}"
+        self.events_endpoint = f"tcp://{host}:{port + 1}"
+        self.dealer.connect(self.control_endpoint)
+        self.sub.connect(self.events_endpoint)
+        self.dialled: dict[str, tuple[zmq.Socket[bytes], str]] = {}
+        """One SUB a peer (endpoint → socket, peer id): a state on it that
+        claims another node's id is dropped as an impostor."""
         self.sub_decoder = Decoder(max_bytes=net.max_message_bytes)
         self.control_decoder = Decoder(max_bytes=net.max_message_bytes)
         self.warn = WarnLimiter(net.warn_interval_s)
@@ -196,6 +200,9 @@ class NodeProcess:
                 self._drain(self.sub, self.sub_decoder, control=False)
             if self.dealer in ready:
                 self._drain(self.dealer, self.control_decoder, control=True)
+            for sock, peer in list(self.dialled.values()):
+                if sock in ready:
+                    self._drain(sock, self.sub_decoder, control=False, peer=peer)
             self.core.tick(time.monotonic())
             self.flush()
             if self.active_since is None and self.core.started:
@@ -204,7 +211,12 @@ class NodeProcess:
         self.active_until = time.monotonic()
 
     def _drain(
-        self, sock: zmq.Socket[bytes], decoder: Decoder, *, control: bool
+        self,
+        sock: zmq.Socket[bytes],
+        decoder: Decoder,
+        *,
+        control: bool,
+        peer: str | None = None,
     ) -> None:
         for _ in range(RECV_BATCH):
             try:
@@ -212,7 +224,7 @@ class NodeProcess:
             except zmq.Again:
                 return
             now = time.monotonic()
-            msg = decoder.feed(frame, now=now)
+            msg = decoder.feed(frame, now=now, expect_node=peer)
             if msg is None:
                 reason = str(decoder.last_drop)
                 count = self.warn.admit(reason, now)
@@ -229,14 +241,12 @@ class NodeProcess:
         """Send, dial and log what the core asked for."""
         out = self.core.drain()
         for endpoint in out.disconnect:
-            if endpoint in self.dialled:
-                self.dialled.discard(endpoint)
-                with contextlib.suppress(zmq.ZMQError):
-                    self.sub.disconnect(endpoint)
+            self._hang_up(endpoint)
         for endpoint in out.connect:
             if endpoint not in self.dialled:
-                self.sub.connect(endpoint)
-                self.dialled.add(endpoint)
+                self._dial(endpoint)
+        if out.redial:
+            self._redial_coordinator()
         for msg in out.publish:
             self.pub.send(encode(msg, self.net.max_message_bytes), zmq.NOBLOCK)
         for msg in out.control:
@@ -245,6 +255,36 @@ class NodeProcess:
             except zmq.Again:
                 self.unsent += 1
         log_events(out.events)
+
+    def _dial(self, endpoint: str) -> None:
+        peer = next(
+            (p.node for p in self.core.peers.values() if p.endpoint == endpoint), None
+        )
+        if peer is None:
+            return
+        sock = self.ctx.socket(zmq.SUB)
+        configure_socket(sock, self.net)
+        sock.setsockopt(zmq.SUBSCRIBE, b"")
+        sock.connect(endpoint)
+        self.poller.register(sock, zmq.POLLIN)
+        self.dialled[endpoint] = (sock, peer)
+
+    def _hang_up(self, endpoint: str) -> None:
+        dialled = self.dialled.pop(endpoint, None)
+        if dialled is not None:
+            self.poller.unregister(dialled[0])
+            dialled[0].close(linger=0)
+
+    def _redial_coordinator(self) -> None:
+        """Connect both coordinator links afresh (the name is resolved again)."""
+        for sock, endpoint in (
+            (self.dealer, self.control_endpoint),
+            (self.sub, self.events_endpoint),
+        ):
+            with contextlib.suppress(zmq.ZMQError):
+                sock.disconnect(endpoint)
+            sock.connect(endpoint)
+        log.info("coordinator_redialled", coordinator=self.control_endpoint)
 
     @property
     def drops(self) -> dict[str, int]:
@@ -287,6 +327,8 @@ class NodeProcess:
         """Close the sockets with the configured linger."""
         for sock in (self.pub, self.sub, self.dealer):
             sock.close(linger=self.net.linger_ms)
+        for sock, _ in self.dialled.values():
+            sock.close(linger=0)
         self.ctx.term()
 
 

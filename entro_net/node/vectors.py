@@ -101,6 +101,16 @@ class ReadingRule:
         """Every node the rule has isolated now."""
         return {name for name in self.columns if self.is_isolated(name)}
 
+    def mark_isolated(self, node: str) -> None:
+        """Hold ``node`` isolated (restored from before a restart): the rule
+        readmits it after ``readmit_after`` calm readings, as any other."""
+        column = self.columns.setdefault(node, len(self.columns))
+        width = self.state.isolated.shape[1]
+        if column >= width:
+            widen_isolation(self.state, max(2 * width, column + 1))
+        self.state.isolated[0, column] = True
+        self.state.calm_streak[0, column] = 0
+
     def forget(self, node: str) -> None:
         """Clear ``node``'s window and flag (it left or restarted)."""
         column = self.columns.get(node)

@@ -123,6 +123,7 @@ class RunBuilder:
         self.run = RecordedRun(clock=clock, model=model)
         self.shift = 1 if clock is Clock.LOCKSTEP else 0
         self.sequence = SequenceTracker()
+        self.decided: set[tuple[str, int, str]] = set()
 
     def add(self, ts: float, msg: Message | None) -> None:
         """Take in one recorded message (None: a frame that did not decode)."""
@@ -145,15 +146,12 @@ class RunBuilder:
             run.network.n_taking_part[step] = msg.n_taking_part
             run.network.theta_net[msg.step] = msg.theta_net
         elif isinstance(msg, Isolate | Readmit):
-            run.decisions.append(
-                Decision(
-                    msg.target,
-                    msg.step,
-                    msg.epoch,
-                    "isolate" if isinstance(msg, Isolate) else "readmit",
-                    ts,
-                )
-            )
+            kind = "isolate" if isinstance(msg, Isolate) else "readmit"
+            # The coordinator repeats its latest decisions: keep each once.
+            if (msg.target, msg.epoch, kind) in self.decided:
+                return
+            self.decided.add((msg.target, msg.epoch, kind))
+            run.decisions.append(Decision(msg.target, msg.step, msg.epoch, kind, ts))
 
     def _state(self, msg: State) -> None:
         series = self.run.nodes.get(msg.node)
