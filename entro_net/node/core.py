@@ -26,6 +26,7 @@ touches a socket or logs.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -506,7 +507,18 @@ class NodeCore:
             self.next_tick += period
             if self.next_tick < now:
                 self.overruns += 1
-                self.next_tick = now + period
+                self.next_tick = self._on_grid(now)
+
+    def _on_grid(self, now: float) -> float:
+        """The first free-clock tick at or after ``now`` on the rate's grid.
+
+        Ticks at whole multiples of the period of the shared clock, so the
+        nodes of one host (one CLOCK_MONOTONIC) publish each tick together:
+        peers drain a tick's states in one wake-up, and the hub sends them on
+        in one batch.
+        """
+        rate = self.settings.rate_hz
+        return math.ceil(now * rate) / rate
 
     def _keep_contact(self, now: float) -> None:
         silence = self.net.dead_after * self.net.heartbeat_interval_s
@@ -590,7 +602,7 @@ class NodeCore:
         self.started = True
         self.step = self.since
         self.phase = Phase.ACTIVE
-        self.next_tick = now
+        self.next_tick = self._on_grid(now)
         self._event(
             "info",
             "node_started",

@@ -21,6 +21,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 BINS_PER_OCTAVE = 16
 """Bin width: a factor of 2^(1/16), about 4.4 %."""
 MIN_DELAY_S = 1e-6
@@ -62,6 +65,25 @@ class DelayHistogram:
         self.total_s += delay_s
         if delay_s > self.max_s:
             self.max_s = delay_s
+
+    def add_many(self, delays_s: NDArray[np.float64]) -> None:
+        """Count many delays at once (a hub batch)."""
+        if delays_s.size == 0:
+            return
+        clipped = np.maximum(delays_s, MIN_DELAY_S)
+        index = np.floor(BINS_PER_OCTAVE * np.log2(clipped / MIN_DELAY_S))
+        good = (delays_s >= 0.0) & (index < N_BINS)
+        self.skewed += int(delays_s.size - np.count_nonzero(good))
+        kept = delays_s[good]
+        if kept.size == 0:
+            return
+        for i, count in zip(
+            *np.unique(index[good].astype(np.int64), return_counts=True), strict=True
+        ):
+            self.counts[int(i)] += int(count)
+        self.count += int(kept.size)
+        self.total_s += float(kept.sum())
+        self.max_s = max(self.max_s, float(kept.max()))
 
     def sparse(self) -> dict[str, int]:
         """The non-empty bins as ``{str(index): count}`` (JSON-ready)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from entro_net.node.stats import (
@@ -83,3 +84,17 @@ def test_a_restarted_peer_starts_a_new_stream_without_counting_a_loss() -> None:
 
     assert figures["expected"] == 5
     assert figures["missing"] == 0
+
+
+def test_counting_many_delays_at_once_equals_counting_them_one_by_one() -> None:
+    delays = np.array([-0.1, 0.0, 3e-6, 0.0015, 0.0151, 0.02, 0.2, 1e6])
+    one, many = DelayHistogram(), DelayHistogram()
+    for delay in delays:
+        one.add(float(delay))
+
+    many.add_many(delays)
+
+    assert many.sparse() == one.sparse()
+    assert (many.count, many.skewed) == (one.count, one.skewed)
+    assert many.total_s == pytest.approx(one.total_s)
+    assert many.max_s == one.max_s
