@@ -72,6 +72,15 @@ CURVE_KEY_WAIT_S = 3.0  # a node's PUB holds a key the coordinator may vouch for
 MAX_NODE_INDEX = 4095  # highest node index (a column of every node vector)
 TRANSPORT_MAX_FACTOR = 4  # ZeroMQ cuts frames past this many max_message_bytes
 
+# --- wire bounds (PROTOCOL.md §4, reason out_of_range) -------------------------
+# No legitimate run comes near these: readings and synced values stay within a
+# few units (a fault level is one of them), θ_net within [THETA_MIN, THETA_MAX]
+# and weights within [WEIGHT_MIN, WEIGHT_MAX]. They keep squares and sums of
+# many nodes' values far from float overflow (1e6² × 4096 nodes ≈ 4e15).
+PSI_ABS_MAX = 1e6  # |psi_raw|, |psi|, |error|, |delta|, |theta_net|, |fault level|
+WEIGHT_WIRE_RANGE = (0.0, 1.0)  # every weight on the wire
+WIRE_FLOAT_ABS_MAX = 1e18  # any other float on the wire (ts, var, v_net)
+
 
 class Law(StrEnum):
     """The sync law that turns raw readings into synced values."""

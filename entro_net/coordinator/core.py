@@ -35,12 +35,19 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from math import isfinite
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from entro_net.config import MAX_NODE_INDEX, Clock, ModelConfig, NetworkConfig
+from entro_net.config import (
+    MAX_NODE_INDEX,
+    PSI_ABS_MAX,
+    Clock,
+    ModelConfig,
+    NetworkConfig,
+)
 from entro_net.model.isolation import DecisionKind
 from entro_net.model.network import NetworkState, network_step, v_net
 from entro_net.model.sync import masked_var
@@ -178,6 +185,8 @@ class CoordinatorCore:
         self.isolations: list[IsolationRecord] = []
         self.decisions: dict[str, Isolate | Readmit] = {}
         self.states_seen = 0
+        self.rejected: dict[str, int] = {}
+        """Inputs the math refused, by reason (``out_of_range``, ``non_finite``)."""
         self.changed = True
         """Something a snapshot holds changed since ``changed`` was cleared."""
 
@@ -403,6 +412,9 @@ class CoordinatorCore:
         member = self.members.get(msg.node)
         if member is None or msg.incarnation != member.incarnation:
             return
+        if not _is_sane(msg):
+            self._reject("out_of_range", msg.node)
+            return
         self.states_seen += 1
         member.latest = msg
         member.arrived = now
@@ -430,6 +442,10 @@ class CoordinatorCore:
             oldest = min(self.rounds)
             del self.rounds[oldest]
             self.round_started.pop(oldest, None)
+
+    def _reject(self, reason: str, node: str | None = None) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+        self._event("warning", "input_rejected", reason=reason, node=node)
 
     def _set_origin(self, step: int) -> None:
         if self.origin is None:
@@ -617,6 +633,13 @@ class CoordinatorCore:
             raw[0, column] = got[node]
             present[0, column] = True
         outcome = network_step(self.model, self.network, raw, present, step)
+        if not _all_finite(outcome.var, outcome.v_net, outcome.theta_next):
+            # Bounded inputs cannot get here; never publish what would crash
+            # every receiver's validation (and ours).
+            self._reject("non_finite")
+            self.step = step + 1
+            self._record_skipped()
+            return
         names = {column: node for node, column in columns.items()}
         for decision in outcome.decisions:
             target = names.get(decision.node)
@@ -647,6 +670,15 @@ class CoordinatorCore:
             )
         )
 
+    def _record_skipped(self) -> None:
+        """A round that produced no figures still counts (rounds stay aligned)."""
+        self._record(
+            self.var_history[-1] if self.var_history else 0.0,
+            self.v_net_history[-1] if self.v_net_history else 0.0,
+            self.theta_net,
+            0,
+        )
+
     def _record(self, var: float, vnet: float, theta: float, n: int) -> None:
         self.var_history.append(var)
         self.v_net_history.append(vnet)
@@ -672,6 +704,9 @@ class CoordinatorCore:
         mask = np.ones_like(synced, dtype=bool)
         var = masked_var(synced, mask)
         vnet = v_net(synced, mask)
+        if not _all_finite(var, vnet):
+            self._reject("non_finite")
+            return
         theta_in_force = self.theta_net
         self.theta_net = float(
             self.threshold.update(var, self.model.theta_base, self.model.gamma)[0]
@@ -882,3 +917,19 @@ def _parse_snapshot(data: dict[str, Any], core: CoordinatorCore) -> _Restored | 
         decisions=decisions,
         members=members,
     )
+
+
+def _is_sane(msg: State) -> bool:
+    """Whether a state's readings are finite and within the wire bounds.
+
+    The decoder already drops anything else; this keeps the core safe when a
+    state reaches it another way (tests, a future transport).
+    """
+    return all(
+        isfinite(x) and -PSI_ABS_MAX <= x <= PSI_ABS_MAX
+        for x in (msg.psi_raw, msg.psi, msg.error)
+    ) and all(isfinite(w) for w in msg.weights)
+
+
+def _all_finite(*arrays: NDArray[np.float64] | float) -> bool:
+    return all(bool(np.all(np.isfinite(a))) for a in arrays)

@@ -21,12 +21,13 @@ import zmq
 from entro_net.config import TRANSPORT_MAX_FACTOR, NetworkConfig
 from entro_net.coordinator.core import CoordinatorCore
 from entro_net.coordinator.snapshot import load_snapshot, save_snapshot
-from entro_net.errors import EntroNetError
+from entro_net.errors import EntroNetError, ProtocolError
 from entro_net.protocol import (
     Decoder,
     Heartbeat,
     Hello,
     Leave,
+    Message,
     State,
     WarnLimiter,
     encode,
@@ -58,6 +59,21 @@ def configure_socket(sock: zmq.Socket[bytes], net: NetworkConfig) -> None:
     sock.setsockopt(zmq.LINGER, net.linger_ms)
     sock.setsockopt(zmq.SNDHWM, net.send_hwm)
     sock.setsockopt(zmq.MAXMSGSIZE, net.max_message_bytes * TRANSPORT_MAX_FACTOR)
+
+
+def encode_checked(msg: Message, max_bytes: int) -> bytes | None:
+    """The frame of ``msg``, or None (logged) when it breaks the wire's rules.
+
+    Our own math must never put a non-finite or out-of-range number on the
+    wire, and a message that would must not take the process down.
+    """
+    try:
+        return encode(msg, max_bytes)
+    except ProtocolError as exc:
+        log.warning(
+            "message_not_sent", type=msg.kind.label, reason=exc.reason, error=str(exc)
+        )
+        return None
 
 
 def log_events(events: list[tuple[str, str, dict[str, Any]]]) -> None:
@@ -260,15 +276,18 @@ class CoordinatorServer:
             if endpoint not in self.dialled:
                 self._dial(endpoint)
         for conn, msg in out.reply:
+            reply = encode_checked(msg, self.net.max_message_bytes)
+            if reply is None:
+                continue
             try:
-                self.router.send_multipart(
-                    [conn, encode(msg, self.net.max_message_bytes)], zmq.NOBLOCK
-                )
+                self.router.send_multipart([conn, reply], zmq.NOBLOCK)
                 self.sent += 1
             except zmq.ZMQError:
                 log.debug("reply_not_sent", type=msg.kind.label)
         for msg in out.publish:
-            frame = encode(msg, self.net.max_message_bytes)
+            frame = encode_checked(msg, self.net.max_message_bytes)
+            if frame is None:
+                continue
             self.pub.send(frame, zmq.NOBLOCK)
             self.sent += 1
             if self.on_frame is not None:

@@ -27,7 +27,11 @@ import structlog
 import zmq
 
 from entro_net.config import NetworkConfig
-from entro_net.coordinator.server import configure_socket, log_events
+from entro_net.coordinator.server import (
+    configure_socket,
+    encode_checked,
+    log_events,
+)
 from entro_net.errors import ConfigError
 from entro_net.node.core import NodeCore
 from entro_net.node.stats import (
@@ -37,7 +41,7 @@ from entro_net.node.stats import (
     memory_mb,
     peak_rss_mb,
 )
-from entro_net.protocol import Decoder, State, WarnLimiter, encode
+from entro_net.protocol import Decoder, State, WarnLimiter
 
 log = structlog.get_logger()
 
@@ -248,10 +252,15 @@ class NodeProcess:
         if out.redial:
             self._redial_coordinator()
         for msg in out.publish:
-            self.pub.send(encode(msg, self.net.max_message_bytes), zmq.NOBLOCK)
+            frame = encode_checked(msg, self.net.max_message_bytes)
+            if frame is not None:
+                self.pub.send(frame, zmq.NOBLOCK)
         for msg in out.control:
+            frame = encode_checked(msg, self.net.max_message_bytes)
+            if frame is None:
+                continue
             try:
-                self.dealer.send(encode(msg, self.net.max_message_bytes), zmq.NOBLOCK)
+                self.dealer.send(frame, zmq.NOBLOCK)
             except zmq.Again:
                 self.unsent += 1
         log_events(out.events)

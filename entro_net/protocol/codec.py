@@ -3,8 +3,8 @@
 A frame is one byte of ASCII type prefix (what SUB sockets filter on)
 followed by a msgpack body: a fixed-layout array for state, a map for every
 control message. ``decode`` checks, in order: size, prefix, msgpack, version,
-finiteness, schema; the first failure raises ``ProtocolError`` whose
-``reason`` is a ``DropReason`` value.
+finiteness, schema, range (``entro_net.config`` bounds); the first failure
+raises ``ProtocolError`` whose ``reason`` is a ``DropReason`` value.
 """
 
 from __future__ import annotations
@@ -16,7 +16,13 @@ from typing import Any, cast
 import msgpack
 import pydantic
 
-from entro_net.config import MAX_MESSAGE_BYTES, PROTOCOL_VERSION
+from entro_net.config import (
+    MAX_MESSAGE_BYTES,
+    PROTOCOL_VERSION,
+    PSI_ABS_MAX,
+    WEIGHT_WIRE_RANGE,
+    WIRE_FLOAT_ABS_MAX,
+)
 from entro_net.errors import ProtocolError
 from entro_net.protocol.messages import (
     CONTROL_TYPES,
@@ -45,6 +51,7 @@ class DropReason(StrEnum):
     VERSION = "version"
     OVERSIZE = "oversize"
     NON_FINITE = "non_finite"
+    OUT_OF_RANGE = "out_of_range"
     UNKNOWN_TYPE = "unknown_type"
     SCHEMA = "schema"
     IMPOSTOR = "impostor"
@@ -74,10 +81,15 @@ def encode(msg: Message, max_bytes: int = MAX_MESSAGE_BYTES) -> bytes:
 
     Raises:
         ProtocolError: a state with a wrong type or a NaN/infinite number
-            (reason ``schema`` / ``non_finite``), or a frame larger than
+            (reason ``schema`` / ``non_finite``), a number outside the wire
+            bounds (``out_of_range``), or a frame larger than
             ``max_bytes`` (``oversize``).
     """
-    body = _state_body(msg) if isinstance(msg, State) else msg.model_dump()
+    if isinstance(msg, State):
+        body: Any = _state_body(msg)
+    else:
+        body = msg.model_dump()
+        _check_ranges(msg, body)
     try:
         packed = msgpack.packb(body, use_bin_type=True, use_single_float=False)
     except (TypeError, ValueError, OverflowError) as exc:
@@ -225,7 +237,48 @@ def _check_state(body: Any) -> State:
         raise _fail(DropReason.SCHEMA, "state incarnation/seq/step not counts")
     if type(isolated) is not bool or not _is_node_id(node):
         raise _fail(DropReason.SCHEMA, f"state isolated/node bad: {node!r}")
+    if not (
+        -WIRE_FLOAT_ABS_MAX <= ts <= WIRE_FLOAT_ABS_MAX
+        and -PSI_ABS_MAX <= r <= PSI_ABS_MAX
+        and -PSI_ABS_MAX <= s <= PSI_ABS_MAX
+        and -PSI_ABS_MAX <= e <= PSI_ABS_MAX
+        and -PSI_ABS_MAX <= theta <= PSI_ABS_MAX
+        and -PSI_ABS_MAX <= delta <= PSI_ABS_MAX
+        and _W_LOW <= w1 <= _W_HIGH
+        and _W_LOW <= w2 <= _W_HIGH
+        and _W_LOW <= w3 <= _W_HIGH
+    ):
+        raise _fail(DropReason.OUT_OF_RANGE, "a state number is out of range")
     return State._make(body[1:])
+
+
+_W_LOW, _W_HIGH = WEIGHT_WIRE_RANGE
+_PSI_FIELDS = ("theta_net",)
+_WEIGHT_FIELDS = ("weights",)
+
+
+def _check_ranges(msg: ControlMessage, body: dict[str, Any]) -> None:
+    """Out-of-range numbers of a valid control message (PROTOCOL.md §4)."""
+    stack: list[Any] = [body]
+    while stack:
+        item = stack.pop()
+        if (
+            type(item) is float
+            and not -WIRE_FLOAT_ABS_MAX <= item <= WIRE_FLOAT_ABS_MAX
+        ):
+            raise _fail(DropReason.OUT_OF_RANGE, f"{msg.kind.label}: {item!r}")
+        if type(item) is list or type(item) is tuple:
+            stack.extend(item)
+        elif type(item) is dict:
+            stack.extend(item.values())
+    for name in _PSI_FIELDS:
+        value = getattr(msg, name, None)
+        if value is not None and not -PSI_ABS_MAX <= value <= PSI_ABS_MAX:
+            raise _fail(DropReason.OUT_OF_RANGE, f"{msg.kind.label}.{name}={value}")
+    for name in _WEIGHT_FIELDS:
+        weights = getattr(msg, name, None)
+        if weights is not None and not all(_W_LOW <= w <= _W_HIGH for w in weights):
+            raise _fail(DropReason.OUT_OF_RANGE, f"{msg.kind.label}.{name}={weights}")
 
 
 def _has_non_finite(body: Any) -> bool:
@@ -254,4 +307,5 @@ def _check_control(cls: type[ControlMessage], body: Any) -> Message:
         raise _fail(
             DropReason.SCHEMA, f"{cls.kind.label}: {exc.error_count()} errors"
         ) from exc
+    _check_ranges(msg, body)
     return cast(Message, msg)
