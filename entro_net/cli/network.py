@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from entro_net.cli.common import add_model_flags, model_config_from_args
-from entro_net.cli.observe import add_coordinator_flags, coordinator_settings
+from entro_net.cli.observe import (
+    add_coordinator_flags,
+    coordinator_settings,
+    curve_settings,
+)
 from entro_net.config import Clock, Launcher, ModelConfig, NetworkConfig
 from entro_net.errors import ConfigError
 
@@ -116,6 +120,35 @@ def _add_failure_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_security_flags(parser: argparse.ArgumentParser, *, dials: bool) -> None:
+    group = parser.add_argument_group("security (docs/SECURITY.md)")
+    group.add_argument(
+        "--curve-secret",
+        default=None,
+        metavar="FILE",
+        help="this process's CURVE key pair (a .key_secret file of `entro-net "
+        "keys generate`); turns encryption and the allow list on (default: "
+        "off, or ENTRO_NET_CURVE_SECRET)",
+    )
+    if dials:
+        group.add_argument(
+            "--coordinator-key",
+            default=None,
+            metavar="FILE",
+            help="the coordinator's public key (coordinator.key), pinned when "
+            "dialling it (or ENTRO_NET_COORDINATOR_KEY)",
+        )
+    group.add_argument(
+        "--allow",
+        default=None,
+        metavar="DIR",
+        help="public keys let in: DIR/*.key may join (and listen), "
+        "DIR/observers/*.key may listen (watch, sniff); read again when an "
+        "unknown key knocks (or ENTRO_NET_ALLOW)"
+        + ("" if dials else "; required with --curve-secret"),
+    )
+
+
 def _network_config(args: argparse.Namespace, **extra: Any) -> NetworkConfig:
     fields = {
         "clock": getattr(args, "clock", None),
@@ -126,6 +159,7 @@ def _network_config(args: argparse.Namespace, **extra: Any) -> NetworkConfig:
         "suspect_after": getattr(args, "suspect_after", None),
         "dead_after": getattr(args, "dead_after", None),
         "rejoin_backoff_max_s": getattr(args, "rejoin_backoff_max_s", None),
+        **curve_settings(args),
         **extra,
     }
     try:
@@ -200,6 +234,7 @@ def _register_coordinator(commands: Any) -> None:
         "on from it after a restart (default: none, or ENTRO_NET_STATE_FILE)",
     )
     _add_network_flags(parser)
+    _add_security_flags(parser, dials=False)
     add_coordinator_flags(parser)
     add_model_flags(parser)
     parser.add_argument("--model-json", default=None, help=argparse.SUPPRESS)
@@ -339,6 +374,7 @@ def _register_node(commands: Any) -> None:
         help="write the node's per-step Ψ and weights here",
     )
     _add_network_flags(parser)
+    _add_security_flags(parser, dials=True)
     add_model_flags(parser)
     parser.add_argument("--model-json", default=None, help=argparse.SUPPRESS)
     parser.set_defaults(handler=_run_node)
@@ -433,6 +469,16 @@ def _register_up(commands: Any) -> None:
         default=None,
         help="fork: import once and fork each node (fast); spawn: a fresh "
         "interpreter per node (default fork, or ENTRO_NET_LAUNCHER)",
+    )
+    parser.add_argument(
+        "--secure",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="DIR",
+        help="run the network with CURVE encryption and an allow list; keys "
+        "from DIR (made or completed as `entro-net keys generate DIR` would), "
+        "else fresh ones in a temporary directory (see docs/SECURITY.md)",
     )
     _add_network_flags(parser)
     add_coordinator_flags(parser)

@@ -105,6 +105,18 @@ class MemberRecord:
     arrived: float = 0.0
     max_step: int = -1
     states: int = 0
+    key: str | None = None
+    """The CURVE key it joined with (secure networks; its id is bound to it)."""
+
+
+def _bound_to_another_key(member: MemberRecord, key: str | None) -> bool:
+    """Whether a live member joined with a CURVE key other than ``key``."""
+    return (
+        member.key is not None
+        and key != member.key
+        and member.status is not MemberStatus.DEAD
+        and member.left_at is None
+    )
 
 
 @dataclass(frozen=True)
@@ -252,14 +264,34 @@ class CoordinatorCore:
 
     # --- control socket ----------------------------------------------------
 
-    def on_hello(self, msg: Hello, conn: bytes, now: float) -> None:
-        """A node starts or restarts: take it in and welcome it."""
+    def on_hello(
+        self, msg: Hello, conn: bytes, now: float, key: str | None = None
+    ) -> None:
+        """A node starts or restarts: take it in and welcome it.
+
+        ``key`` is the CURVE key the hello came with (secure networks): a
+        node id stays bound to the key it joined with while the member lives.
+        """
+        if msg.node == self.node_id:
+            self._event("warning", "hello_reserved_id", node=msg.node, key=key)
+            return
         old = self.members.get(msg.node)
         if old is not None and msg.incarnation < old.incarnation:
             self._event("info", "stale_hello", node=msg.node)
             return
+        if old is not None and _bound_to_another_key(old, key):
+            self._event(
+                "warning",
+                "hello_key_mismatch",
+                node=msg.node,
+                key=key,
+                member_key=old.key,
+                hint="another key claims a live member's id; refused",
+            )
+            return
         if old is not None and msg.incarnation == old.incarnation:
             old.conn = conn
+            old.key = key
             old.last_seen = now
             old.status = MemberStatus.ALIVE
             self._welcome(old, now)
@@ -275,6 +307,7 @@ class CoordinatorCore:
             conn=conn,
             joined=now,
             last_seen=now,
+            key=key,
         )
         self.members[msg.node] = member
         self.outbox.connect.append(msg.endpoint)
@@ -315,6 +348,7 @@ class CoordinatorCore:
                 endpoint=m.endpoint,
                 incarnation=m.incarnation,
                 index=m.index,
+                key=m.key,
             )
             for m in self.live()
             if m.node != member.node
@@ -550,6 +584,7 @@ class CoordinatorCore:
                 status=m.status,
                 index=m.index,
                 since=m.since,
+                key=m.key,
             )
             for m in sorted(self.members.values(), key=lambda m: m.index)
             if m.left_at is None
@@ -762,6 +797,7 @@ class CoordinatorCore:
                     "endpoint": m.endpoint,
                     "incarnation": m.incarnation,
                     "since": m.since,
+                    "key": m.key,
                 }
                 for m in self.members.values()
                 if m.left_at is None and m.status is not MemberStatus.DEAD
@@ -884,6 +920,7 @@ def _parse_snapshot(data: dict[str, Any], core: CoordinatorCore) -> _Restored | 
             endpoint=item["endpoint"],
             incarnation=int(item["incarnation"]),
             index=int(item["index"]),
+            key=item.get("key"),
         )
         since = item["since"]
         members.append(
@@ -904,6 +941,7 @@ def _parse_snapshot(data: dict[str, Any], core: CoordinatorCore) -> _Restored | 
                 ),
                 heard_on_pub=True,
                 node_state=NodeState.ACTIVE,
+                key=peer.key,
             )
         )
     return _Restored(

@@ -5,7 +5,9 @@ ROUTER on P (hello, heartbeat, leave in; welcome, acks out), PUB on P+1
 PUB: a message on it that speaks for another node is dropped as an impostor.
 The loop polls with a timeout, decodes through the protocol's Decoder
 (bad frames are dropped and counted), hands messages to the core, sends what
-it returns and logs its events.
+it returns and logs its events. With ``--curve-secret`` the control and event
+sockets are CURVE servers admitting the allow list, and each member's PUB is
+dialled pinned to the key it joined with (``entro_net.security``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from entro_net.protocol import (
     WarnLimiter,
     encode,
 )
+from entro_net.security.curve import Domain, Role
+from entro_net.security.guard import Guard
 
 log = structlog.get_logger()
 
@@ -108,11 +112,18 @@ class CoordinatorServer:
         self.core = core
         self.net = net
         self.ctx = zmq.Context()
+        try:
+            self.guard = Guard(self.ctx, net, Role.COORDINATOR)
+        except EntroNetError:
+            self.ctx.term()
+            raise
         self.router = self.ctx.socket(zmq.ROUTER)
         self.pub = self.ctx.socket(zmq.PUB)
         for sock in (self.router, self.pub):
             configure_socket(sock, net)
         self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        self.guard.serve(self.router, Domain.CONTROL, "control")
+        self.guard.serve(self.pub, Domain.EVENTS, "events")
         try:
             self.port = self._bind(host, port)
         except BindError:
@@ -125,6 +136,8 @@ class CoordinatorServer:
         self.sent = 0
         self.poller = zmq.Poller()
         self.poller.register(self.router, zmq.POLLIN)
+        for sock in self.guard.sockets:
+            self.poller.register(sock, zmq.POLLIN)
         self.dialled: dict[str, tuple[zmq.Socket[bytes], str]] = {}
         """One SUB a member's PUB: endpoint → (socket, the member's id)."""
         self.on_frame: Callable[[float, bytes], None] | None = None
@@ -184,6 +197,7 @@ class CoordinatorServer:
         now = time.monotonic()
         wait = max(0.0, min(timeout_s, self.core.next_deadline(now) - now))
         ready = dict(self.poller.poll(int(wait * 1000)))
+        self.guard.handle(time.monotonic())
         if self.router in ready:
             self._drain_router()
         for sock, node in list(self.dialled.values()):
@@ -220,7 +234,7 @@ class CoordinatorServer:
     def _drain_router(self) -> None:
         for _ in range(RECV_BATCH):
             try:
-                parts = self.router.recv_multipart(zmq.NOBLOCK)
+                parts, key = self._recv_control()
             except zmq.Again:
                 return
             if len(parts) != 2:
@@ -234,13 +248,20 @@ class CoordinatorServer:
             if msg is None:
                 self._dropped(str(self.control_decoder.last_drop))
             elif isinstance(msg, Hello):
-                self.core.on_hello(msg, conn, now)
+                self.core.on_hello(msg, conn, now, key=key)
             elif isinstance(msg, Heartbeat):
                 self.core.on_heartbeat(msg, conn, now)
             elif isinstance(msg, Leave):
                 self.core.on_leave(msg, now)
             else:
                 self._dropped("unexpected_type")
+
+    def _recv_control(self) -> tuple[list[bytes], str | None]:
+        """One message off the control socket and the CURVE key it came with."""
+        if not self.guard.is_secure:
+            return self.router.recv_multipart(zmq.NOBLOCK), None
+        frames = self.router.recv_multipart(zmq.NOBLOCK, copy=False)
+        return [frame.bytes for frame in frames], self.guard.user_key(frames[-1])
 
     def _drain_sub(self, sock: zmq.Socket[bytes], node: str) -> None:
         for _ in range(RECV_BATCH):
@@ -295,16 +316,21 @@ class CoordinatorServer:
         log_events(out.events)
 
     def _dial(self, endpoint: str) -> None:
-        node = next(
-            (m.node for m in self.core.members.values() if m.endpoint == endpoint),
+        member = next(
+            (m for m in self.core.members.values() if m.endpoint == endpoint),
             None,
         )
-        if node is None:
+        if member is None:
             return
+        node = member.node
         sock = self.ctx.socket(zmq.SUB)
         configure_socket(sock, self.net)
         sock.setsockopt(zmq.SUBSCRIBE, b"")
-        sock.connect(endpoint)
+        self.guard.dial(sock, "member", "peer", watched=False)
+        if not self.guard.connect(sock, endpoint, member.key):
+            sock.close(linger=0)
+            log.warning("member_without_key", member=node, endpoint=endpoint)
+            return
         self.poller.register(sock, zmq.POLLIN)
         self.dialled[endpoint] = (sock, node)
 
@@ -321,4 +347,5 @@ class CoordinatorServer:
         for sock, _ in self.dialled.values():
             sock.close(linger=0)
         self.dialled.clear()
+        self.guard.close()
         self.ctx.term()

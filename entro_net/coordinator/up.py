@@ -227,6 +227,8 @@ class Up:
         self.all_active_s: float | None = None
         self.all_active_since_process_s: float | None = None
         self.stop = StopFlag()
+        self.failed: dict[str, int] = {}
+        """Nodes whose process ended with an error, and its exit code."""
 
     def _open(
         self, args: argparse.Namespace, model: ModelConfig, net: NetworkConfig
@@ -344,13 +346,22 @@ class Up:
         if self.args.summary_json:
             path = Path(self.args.summary_json)
             path.write_text(json.dumps(summary, indent=1))
-        return 0 if self.stop.reason is None else 130
+        return self.exit_status()
+
+    def exit_status(self) -> int:
+        """143 after SIGTERM, 130 after Ctrl-C, 1 when a node failed, else 0."""
+        if self.stop.reason == "sigterm":
+            return 143
+        if self.stop.reason is not None:
+            return 130
+        return 1 if self.failed else 0
 
     def _loop(self, status: Status) -> None:
         next_status = time.monotonic()
         while self.stop.reason is None:
             self.server.poll_once(0.05)
             now = time.monotonic()
+            self._check_children()
             self._force_start(now)
             if self.all_active_s is None and self._all_stepping():
                 self.all_active_s = now - self.created_at
@@ -364,6 +375,23 @@ class Up:
                 break
         if self.core.members or status.plain:
             status.update()
+
+    def _check_children(self) -> None:
+        """Say at once which node process failed; start without it if joining."""
+        for child in self.children:
+            code = child.process.poll()
+            if code is None or code == 0 or child.node_id in self.failed:
+                continue
+            self.failed[child.node_id] = code
+            last = last_log_line(self.run_dir / f"{child.node_id}.log")
+            log.error("node_exited", node=child.node_id, code=code, last_line=last)
+            print(
+                f"up: {child.node_id} exited with code {code}: {last}",
+                file=sys.stderr,
+                flush=True,
+            )
+            if not self.core.started:
+                self.core.expect = max(1, self.plan.nodes - len(self.failed))
 
     def _all_stepping(self) -> bool:
         """Whether the coordinator has seen a state from every node."""
@@ -407,6 +435,10 @@ class Up:
                 figures.setdefault("state", "unknown")
                 figures.update({"sent": None, "received": None, "dropped": None})
             figures["exit_code"] = child.process.returncode
+            if not child.summary.exists() and child.process.returncode:
+                # It never wrote its figures: what the coordinator last saw
+                # (e.g. "active") is not its state now.
+                figures["state"] = "dead" if child.process.returncode < 0 else "exited"
             figures["pid"] = child.process.pid
             if child.trace is not None:
                 figures["trace"] = child.trace.name
@@ -426,10 +458,27 @@ class Up:
             "traffic": traffic_summary(nodes),
             "run_dir": str(self.run_dir),
             "stopped_by": self.stop.reason,
+            "failed": [
+                {
+                    "node": node,
+                    "exit_code": code,
+                    "last_log_line": last_log_line(self.run_dir / f"{node}.log"),
+                }
+                for node, code in self.failed.items()
+            ],
         }
+        out["coordinator"]["drops"] = self._drops()
         if self.plan.trace_dir is not None:
             out["anomalies"] = self._anomalies(out["isolations"])
         return out
+
+    def _drops(self) -> dict[str, int]:
+        """The coordinator's dropped frames and refused inputs, by reason."""
+        drops: dict[str, int] = dict(self.core.rejected)
+        for decoder in (self.server.control_decoder, self.server.event_decoder):
+            for reason, count in decoder.drops.items():
+                drops[str(reason)] = drops.get(str(reason), 0) + count
+        return dict(sorted(drops.items()))
 
     def _anomalies(self, isolations: list[dict[str, Any]]) -> dict[str, Any] | None:
         assert self.plan.trace_dir is not None
@@ -444,6 +493,19 @@ class Up:
             if child.trace is not None
         }
         return anomaly_report(windows, series, isolations)
+
+
+def last_log_line(path: Path, max_chars: int = 300) -> str:
+    """The last non-empty line of a node's log (its error, when it failed)."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, 2)
+            handle.seek(max(0, handle.tell() - 8192))
+            tail = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return "(no log)"
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    return lines[-1][:max_chars] if lines else "(empty log)"
 
 
 class Status:
@@ -543,6 +605,17 @@ class Status:
             f"isolations {len(summary['isolations'])}  "
             f"wall {summary['wall_seconds']:.1f}s"
         )
+        drops = summary["coordinator"].get("drops") or {}
+        if drops:
+            print(
+                "coordinator drops: "
+                + ", ".join(f"{reason} {count}" for reason, count in drops.items())
+            )
+        for failed in summary.get("failed", []):
+            print(
+                f"{failed['node']} failed (exit code {failed['exit_code']}): "
+                f"{failed['last_log_line']}"
+            )
         anomalies = summary.get("anomalies")
         if anomalies:
             print(

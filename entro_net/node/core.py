@@ -101,6 +101,8 @@ class Peer:
     max_step: int = -1
     latest: State | None = None
     arrived: float = 0.0
+    key: str | None = None
+    """Its CURVE public key, as the coordinator vouches (secure networks)."""
 
 
 @dataclass
@@ -208,6 +210,9 @@ class NodeCore:
         self.recent_states: deque[State] = deque(maxlen=2)
         self.next_tick = 0.0
         self.overruns = 0
+        self.ignored_decisions = 0
+        """Coordinator messages (decisions, θ_net, membership) that came on a
+        peer's PUB and were ignored: only the coordinator decides."""
 
     # --- helpers -----------------------------------------------------------
 
@@ -260,10 +265,32 @@ class NodeCore:
         """Whether the node has a live welcome from a coordinator."""
         return self.welcomed
 
+    def is_vouched(self, key: str) -> bool:
+        """Whether ``key`` is a peer's, as the coordinator's membership says."""
+        return any(peer.key == key for peer in self.peers.values())
+
+    def peer_key(self, endpoint: str) -> str | None:
+        """The CURVE key of the peer whose PUB is ``endpoint`` (None: unknown)."""
+        for peer in self.peers.values():
+            if peer.endpoint == endpoint:
+                return peer.key
+        return None
+
     # --- input -------------------------------------------------------------
 
-    def handle(self, msg: Message, now: float, *, control: bool = False) -> None:
-        """Take one decoded message (``control``: it came on the DEALER)."""
+    def handle(
+        self,
+        msg: Message,
+        now: float,
+        *,
+        control: bool = False,
+        from_peer: bool = False,
+    ) -> None:
+        """Take one decoded message.
+
+        ``control``: it came on the DEALER; ``from_peer``: on a peer's PUB,
+        where decisions, θ_net and membership are never taken from.
+        """
         self.received += 1
         if isinstance(msg, State):
             self._on_state(msg, now)
@@ -274,6 +301,8 @@ class NodeCore:
             self._on_heartbeat(msg, now, control)
         elif isinstance(msg, Leave):
             self._on_peer_leave(msg)
+        elif from_peer:
+            self._ignore_from_peer(msg)
         elif msg.node != self.coordinator_id or not self.welcomed:
             return
         elif msg.incarnation != self.coordinator_incarnation:
@@ -302,6 +331,20 @@ class NodeCore:
                     step=msg.step,
                     epoch=msg.epoch,
                 )
+
+    def _ignore_from_peer(self, msg: Message) -> None:
+        self.ignored_decisions += 1
+        if self.ignored_decisions in (1, 10, 100, 1000) or not (
+            self.ignored_decisions % 10_000
+        ):
+            self._event(
+                "warning",
+                "decision_ignored",
+                sender=msg.node,
+                type=msg.kind.label,
+                count=self.ignored_decisions,
+                reason="only the coordinator's own sockets carry its decisions",
+            )
 
     def _on_heartbeat(self, msg: Heartbeat, now: float, control: bool) -> None:
         if not control:
@@ -345,7 +388,9 @@ class NodeCore:
         if not self.started and msg.weights is not None and self.model.transfer:
             self.start_weights = (msg.weights[0], msg.weights[1], msg.weights[2])
         for info in msg.peers:
-            self._learn_peer(info.node, info.endpoint, info.incarnation, info.index)
+            self._learn_peer(
+                info.node, info.endpoint, info.incarnation, info.index, key=info.key
+            )
         if self.phase is Phase.STARTING:
             self.phase = Phase.JOINING
         self._event(
@@ -387,6 +432,7 @@ class NodeCore:
         index: int | None,
         since: int | None = None,
         status: MemberStatus = MemberStatus.ALIVE,
+        key: str | None = None,
     ) -> Peer | None:
         if node == self.node_id:
             return None
@@ -395,10 +441,15 @@ class NodeCore:
         peer = self.peers.get(node)
         if peer is not None and incarnation < peer.incarnation:
             return peer
-        if peer is None or incarnation > peer.incarnation or peer.endpoint != endpoint:
+        if (
+            peer is None
+            or incarnation > peer.incarnation
+            or peer.endpoint != endpoint
+            or (key is not None and peer.key != key)
+        ):
             if peer is not None:
                 self.outbox.disconnect.append(peer.endpoint)
-            peer = Peer(node, endpoint, incarnation, index, since, status)
+            peer = Peer(node, endpoint, incarnation, index, since, status, key=key)
             self.peers[node] = peer
             self.rule.forget(node)
             self.outbox.connect.append(endpoint)
@@ -430,6 +481,7 @@ class NodeCore:
                 member.index,
                 member.since,
                 member.status,
+                key=member.key,
             )
         if self.settings.clock is Clock.LOCKSTEP:
             # A lockstep round stops waiting for a peer on its own leave (which
@@ -885,4 +937,5 @@ class NodeCore:
             "received": self.received,
             "leave_reason": self.leave_reason,
             "overruns": self.overruns,
+            "ignored_decisions": self.ignored_decisions,
         }

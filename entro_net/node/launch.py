@@ -25,6 +25,8 @@ from entro_net.node.process import (
 )
 from entro_net.node.source import NodeSource
 from entro_net.protocol import is_valid_node_id
+from entro_net.security.curve import Role
+from entro_net.security.guard import Guard
 
 
 def _source_factory(
@@ -80,7 +82,12 @@ def run_node(args: argparse.Namespace, model: ModelConfig, net: NetworkConfig) -
     trace, host_reading = _source_factory(args, model)
 
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    pub, port = NodeProcess.bind_pub(ctx, net, net.bind_host)
+    try:
+        guard = Guard(ctx, net, Role.NODE)  # before the PUB binds
+    except ConfigError:
+        ctx.term()
+        raise
+    pub, port = NodeProcess.bind_pub(ctx, net, net.bind_host, guard)
     host = net.advertise or advertised_host(net.bind_host, coordinator_host)
     settings = NodeSettings(
         node_id=node_id,
@@ -108,7 +115,9 @@ def run_node(args: argparse.Namespace, model: ModelConfig, net: NetworkConfig) -
         )
 
     core = NodeCore(model, net, settings, make_source, time.monotonic())
-    process = NodeProcess(core, net, coordinator=net.coordinator, pub=pub, ctx=ctx)
+    process = NodeProcess(
+        core, net, coordinator=net.coordinator, pub=pub, ctx=ctx, guard=guard
+    )
     stop = StopFlag()
     stop.install()
     log.info(
@@ -117,6 +126,7 @@ def run_node(args: argparse.Namespace, model: ModelConfig, net: NetworkConfig) -
         coordinator=net.coordinator,
         clock=net.clock.value,
         index=settings.index,
+        secure=guard.is_secure,
     )
     try:
         process.run(stop)

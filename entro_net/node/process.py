@@ -5,7 +5,9 @@ to every peer's PUB and to the coordinator's event stream, and a DEALER to
 the coordinator's control socket. The loop polls with a timeout, decodes
 through the protocol's Decoder (bad frames dropped and counted), hands
 messages to the core, sends what it returns and logs its events. SIGTERM
-and Ctrl-C make the node leave cleanly.
+and Ctrl-C make the node leave cleanly. With ``--curve-secret`` the PUB is a
+CURVE server (the coordinator, the allow list and the members the
+coordinator vouched for) and every dial pins the key of what it dials.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from entro_net.node.stats import (
     peak_rss_mb,
 )
 from entro_net.protocol import Decoder, State, WarnLimiter
+from entro_net.security.curve import Domain, Role
+from entro_net.security.guard import Guard
 
 log = structlog.get_logger()
 
@@ -133,22 +137,31 @@ class NodeProcess:
         coordinator: str,
         pub: zmq.Socket[bytes],
         ctx: zmq.Context[zmq.Socket[bytes]],
+        guard: Guard | None = None,
     ) -> None:
         host, port = split_endpoint(coordinator)
         self.core = core
         self.net = net
         self.ctx = ctx
         self.pub = pub
+        if guard is None and net.curve_secret is not None:
+            raise ConfigError("a secure node's guard must exist before its PUB binds")
+        self.guard = guard or Guard(ctx, net, Role.NODE)
+        self.guard.vouched = lambda key: core.is_vouched(key.decode("ascii"))
         self.sub = ctx.socket(zmq.SUB)
         self.dealer = ctx.socket(zmq.DEALER)
         for sock in (self.sub, self.dealer):
             configure_socket(sock, net)
         self.dealer.setsockopt(zmq.IMMEDIATE, 1)
         self.sub.setsockopt(zmq.SUBSCRIBE, b"")
+        self.guard.dial(self.dealer, "control", "coordinator", watched=True)
+        self.guard.dial(self.sub, "events", "coordinator", watched=self.guard.is_secure)
         self.control_endpoint = f"tcp://{host}:{port}"
         self.events_endpoint = f"tcp://{host}:{port + 1}"
-        self.dealer.connect(self.control_endpoint)
-        self.sub.connect(self.events_endpoint)
+        key = self.guard.coordinator_key
+        self.guard.connect(self.dealer, self.control_endpoint, key)
+        self.guard.connect(self.sub, self.events_endpoint, key)
+        self.redial_due: float | None = None
         self.dialled: dict[str, tuple[zmq.Socket[bytes], str]] = {}
         """One SUB a peer (endpoint → socket, peer id): a state on it that
         claims another node's id is dropped as an impostor."""
@@ -158,6 +171,8 @@ class NodeProcess:
         self.poller = zmq.Poller()
         self.poller.register(self.sub, zmq.POLLIN)
         self.poller.register(self.dealer, zmq.POLLIN)
+        for sock in self.guard.sockets:
+            self.poller.register(sock, zmq.POLLIN)
         self.unsent = 0
         self.delays = DelayHistogram()
         self.loss = StateLoss()
@@ -167,15 +182,22 @@ class NodeProcess:
 
     @staticmethod
     def bind_pub(
-        ctx: zmq.Context[zmq.Socket[bytes]], net: NetworkConfig, host: str
+        ctx: zmq.Context[zmq.Socket[bytes]],
+        net: NetworkConfig,
+        host: str,
+        guard: Guard | None = None,
     ) -> tuple[zmq.Socket[bytes], int]:
         """Bind the node's PUB: on ``net.node_port``, or a free port below 32768.
+
+        ``guard`` makes it a CURVE server first (secure mode).
 
         Raises:
             ConfigError: the port is taken.
         """
         pub = ctx.socket(zmq.PUB)
         configure_socket(pub, net)
+        if guard is not None:
+            guard.serve(pub, Domain.NODE, "pub")
         try:
             if net.node_port:
                 pub.bind(f"tcp://{host}:{net.node_port}")
@@ -200,6 +222,7 @@ class NodeProcess:
             now = time.monotonic()
             wait = max(0.0, self.core.next_deadline(now) - now)
             ready = dict(self.poller.poll(int(wait * 1000)))
+            self._guard(time.monotonic())
             if self.sub in ready:
                 self._drain(self.sub, self.sub_decoder, control=False)
             if self.dealer in ready:
@@ -213,6 +236,21 @@ class NodeProcess:
                 self.active_since = time.monotonic()
                 self.cpu_at_active = cpu_seconds()
         self.active_until = time.monotonic()
+
+    def _guard(self, now: float) -> None:
+        """Answer ZAP requests; dial the coordinator again after a refusal.
+
+        ZeroMQ never dials again once the other side refused its key; the
+        key may be added to the allow list later, so try again after
+        ``rejoin_backoff_max_s``.
+        """
+        for _, endpoint, failure in self.guard.handle(now):
+            coordinator = endpoint in (self.control_endpoint, self.events_endpoint)
+            if failure.key_refused and coordinator and self.redial_due is None:
+                self.redial_due = now + self.net.rejoin_backoff_max_s
+        if self.redial_due is not None and now >= self.redial_due:
+            self.redial_due = None
+            self._redial_coordinator()
 
     def _drain(
         self,
@@ -239,7 +277,7 @@ class NodeProcess:
                 # Both stamps are CLOCK_MONOTONIC: one host's processes share it.
                 self.delays.add(now - msg.ts)
                 self.loss.observe(msg.node, msg.incarnation, msg.seq)
-            self.core.handle(msg, now, control=control)
+            self.core.handle(msg, now, control=control, from_peer=peer is not None)
 
     def flush(self) -> None:
         """Send, dial and log what the core asked for."""
@@ -274,7 +312,11 @@ class NodeProcess:
         sock = self.ctx.socket(zmq.SUB)
         configure_socket(sock, self.net)
         sock.setsockopt(zmq.SUBSCRIBE, b"")
-        sock.connect(endpoint)
+        self.guard.dial(sock, "peer", "peer", watched=False)
+        if not self.guard.connect(sock, endpoint, self.core.peer_key(endpoint)):
+            sock.close(linger=0)
+            log.warning("peer_without_key", peer=peer, endpoint=endpoint)
+            return
         self.poller.register(sock, zmq.POLLIN)
         self.dialled[endpoint] = (sock, peer)
 
@@ -338,6 +380,7 @@ class NodeProcess:
             sock.close(linger=self.net.linger_ms)
         for sock, _ in self.dialled.values():
             sock.close(linger=0)
+        self.guard.close()
         self.ctx.term()
 
 
