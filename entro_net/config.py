@@ -278,6 +278,8 @@ class NetworkConfig(BaseSettings):
     stop_timeout_s: float = Field(default=5.0, gt=0.0)
     status_interval_s: float = Field(default=2.0, gt=0.0)
     launcher: Launcher = Launcher.FORK
+    topology: Topology = Topology.MESH
+    hub_wait_s: float = Field(default=0.005, gt=0.0)  # longest a state waits in the hub
     start_timeout_s: float = Field(default=60.0, gt=0.0)
     # CURVE encryption and authentication (docs/SECURITY.md); off without a key
     curve_secret: str | None = None

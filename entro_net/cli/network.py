@@ -21,7 +21,7 @@ from entro_net.cli.observe import (
     coordinator_settings,
     curve_settings,
 )
-from entro_net.config import Clock, Launcher, ModelConfig, NetworkConfig
+from entro_net.config import Clock, Launcher, ModelConfig, NetworkConfig, Topology
 from entro_net.errors import ConfigError
 
 EXIT_UNHEALTHY = 1
@@ -46,6 +46,14 @@ def _add_network_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="lockstep rounds or each node at its own rate (default: free, "
         "or ENTRO_NET_CLOCK)",
+    )
+    group.add_argument(
+        "--topology",
+        choices=[t.value for t in Topology],
+        default=None,
+        help="mesh: every node dials every peer; hub: the coordinator relays "
+        "each tick's states to all in one batch on port P+2 (coordinator and "
+        "nodes must agree; default mesh, or ENTRO_NET_TOPOLOGY)",
     )
     group.add_argument(
         "--rate",
@@ -155,6 +163,7 @@ def _network_config(args: argparse.Namespace, **extra: Any) -> NetworkConfig:
         "rate": getattr(args, "rate", None),
         "staleness_s": getattr(args, "staleness_s", None),
         "lockstep_wait_s": getattr(args, "lockstep_wait_s", None),
+        "topology": getattr(args, "topology", None),
         "heartbeat_interval_s": getattr(args, "heartbeat_interval_s", None),
         "suspect_after": getattr(args, "suspect_after", None),
         "dead_after": getattr(args, "dead_after", None),

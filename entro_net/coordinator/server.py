@@ -20,8 +20,9 @@ from typing import Any
 import structlog
 import zmq
 
-from entro_net.config import TRANSPORT_MAX_FACTOR, NetworkConfig
+from entro_net.config import TRANSPORT_MAX_FACTOR, NetworkConfig, Topology
 from entro_net.coordinator.core import CoordinatorCore
+from entro_net.coordinator.hub import StateHub
 from entro_net.coordinator.snapshot import load_snapshot, save_snapshot
 from entro_net.errors import EntroNetError, ProtocolError
 from entro_net.protocol import (
@@ -43,6 +44,8 @@ PORT_RANGE = (20000, 32000)
 """Where ``--port 0`` looks for two free ports in a row (below 32768)."""
 PORT_TRIES = 200
 RECV_BATCH = 512
+HUB_RECOUNT_S = 0.1
+"""How often the hub recounts the members that step (a batch waits for all)."""
 
 
 class BindError(EntroNetError):
@@ -122,6 +125,17 @@ class CoordinatorServer:
         for sock in (self.router, self.pub):
             configure_socket(sock, net)
         self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        self.hub: StateHub | None = None
+        self.hub_pub: zmq.Socket[bytes] | None = None
+        self.hub_stepping = (0, -1.0)  # (members stepping, when counted)
+        if net.topology is Topology.HUB:
+            # The hub topology: every state goes out again to all, batched (P+2).
+            self.hub = StateHub(
+                core.node_id, core.incarnation, net.hub_wait_s, net.max_message_bytes
+            )
+            self.hub_pub = self.ctx.socket(zmq.PUB)
+            configure_socket(self.hub_pub, net)
+            self.guard.serve(self.hub_pub, Domain.EVENTS, "hub")
         self.guard.serve(self.router, Domain.CONTROL, "control")
         self.guard.serve(self.pub, Domain.EVENTS, "events")
         try:
@@ -175,6 +189,14 @@ class CoordinatorServer:
         except zmq.ZMQError as exc:
             self.router.unbind(control)
             raise BindError(f"cannot bind the event socket: {exc}", events) from exc
+        if self.hub_pub is not None:
+            hub = f"tcp://{host}:{port + 2}"
+            try:
+                self.hub_pub.bind(hub)
+            except zmq.ZMQError as exc:
+                self.router.unbind(control)
+                self.pub.unbind(events)
+                raise BindError(f"cannot bind the hub socket: {exc}", hub) from exc
 
     @property
     def endpoints(self) -> dict[str, Any]:
@@ -184,6 +206,7 @@ class CoordinatorServer:
             "events": f"tcp://{self.host}:{self.port + 1}",
             "port": self.port,
             "events_port": self.port + 1,
+            **({"hub": f"tcp://{self.host}:{self.port + 2}"} if self.hub else {}),
             **self.extra_endpoints,
         }
 
@@ -196,6 +219,9 @@ class CoordinatorServer:
         """Wait up to ``timeout_s`` for traffic, handle it, do what is due."""
         now = time.monotonic()
         wait = max(0.0, min(timeout_s, self.core.next_deadline(now) - now))
+        hub_due = self.hub.deadline() if self.hub is not None else None
+        if hub_due is not None:
+            wait = max(0.0, min(wait, hub_due - now))
         ready = dict(self.poller.poll(int(wait * 1000)))
         self.guard.handle(time.monotonic())
         if self.router in ready:
@@ -203,6 +229,8 @@ class CoordinatorServer:
         for sock, node in list(self.dialled.values()):
             if sock in ready:
                 self._drain_sub(sock, node)
+        if self.hub is not None:
+            self._flush_hub(time.monotonic())
         self.core.tick(time.monotonic())
         self.flush()
         if self.on_tick is not None:
@@ -277,10 +305,47 @@ class CoordinatorServer:
                 self._dropped(str(self.event_decoder.last_drop))
             elif isinstance(msg, State):
                 self.core.on_state(msg, now)
+                if self.hub is not None:
+                    self._hub_state(msg, now)
             elif isinstance(msg, Heartbeat):
                 self.core.on_heartbeat(msg, None, now)
             elif isinstance(msg, Leave):
+                if self.hub is not None:
+                    self._hub_leave(msg, now)
                 self.core.on_leave(msg, now, on_pub=True)
+
+    def _hub_state(self, msg: State, now: float) -> None:
+        assert self.hub is not None
+        member = self.core.members.get(msg.node)
+        if member is not None and member.incarnation == msg.incarnation:
+            self.hub.add(member.index, msg, now)
+
+    def _hub_leave(self, msg: Leave, now: float) -> None:
+        assert self.hub is not None
+        member = self.core.members.get(msg.node)
+        if member is not None and member.incarnation == msg.incarnation:
+            self.hub.add_leave(member.index, msg.incarnation, now)
+
+    def _flush_hub(self, now: float) -> None:
+        """Publish the gathered states when their batch is due."""
+        assert self.hub is not None and self.hub_pub is not None
+        counted, when = self.hub_stepping
+        if now - when > HUB_RECOUNT_S:
+            counted = sum(
+                1
+                for m in self.core.members.values()
+                if m.latest is not None
+                and m.left_at is None
+                and m.status.value != "dead"
+            )
+            self.hub_stepping = (counted, now)
+        if not self.hub.is_due(now, max(counted, 1)):
+            return
+        for frame in self.hub.take(now):
+            try:
+                self.hub_pub.send(frame, zmq.NOBLOCK)
+            except zmq.ZMQError:
+                log.debug("hub_batch_not_sent")
 
     def _dropped(self, reason: str) -> None:
         count = self.warn.admit(reason, time.monotonic())
@@ -344,6 +409,8 @@ class CoordinatorServer:
         """Close the sockets (with the configured linger) and the context."""
         for sock in (self.router, self.pub):
             sock.close(linger=self.net.linger_ms)
+        if self.hub_pub is not None:
+            self.hub_pub.close(linger=self.net.linger_ms)
         for sock, _ in self.dialled.values():
             sock.close(linger=0)
         self.dialled.clear()

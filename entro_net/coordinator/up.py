@@ -157,6 +157,8 @@ def node_command(
         repr(net.staleness_s),
         "--lockstep-wait",
         repr(net.lockstep_wait_s),
+        "--topology",
+        net.topology.value,
         "--heartbeat-interval",
         repr(net.heartbeat_interval_s),
         "--suspect-after",

@@ -28,13 +28,13 @@ from urllib.parse import urlsplit
 import structlog
 import zmq
 
-from entro_net.config import NetworkConfig
+from entro_net.config import NetworkConfig, Topology
 from entro_net.coordinator.server import (
     configure_socket,
     encode_checked,
     log_events,
 )
-from entro_net.errors import ConfigError
+from entro_net.errors import ConfigError, ProtocolError
 from entro_net.node.core import NodeCore
 from entro_net.node.stats import (
     DelayHistogram,
@@ -43,7 +43,8 @@ from entro_net.node.stats import (
     memory_mb,
     peak_rss_mb,
 )
-from entro_net.protocol import Decoder, State, WarnLimiter
+from entro_net.protocol import Decoder, Leave, State, WarnLimiter
+from entro_net.protocol.batch import Batch, decode_batch
 from entro_net.security.curve import Domain, Role
 from entro_net.security.guard import Guard
 
@@ -179,6 +180,17 @@ class NodeProcess:
         self.active_since: float | None = None
         self.active_until: float | None = None
         self.cpu_at_active = 0.0
+        self.hub_sub: zmq.Socket[bytes] | None = None
+        if net.topology is Topology.HUB:
+            # Peers' states come from the coordinator's hub (P+2), batched.
+            self.hub_sub = ctx.socket(zmq.SUB)
+            configure_socket(self.hub_sub, net)
+            self.hub_sub.setsockopt(zmq.SUBSCRIBE, b"")
+            self.guard.dial(self.hub_sub, "hub", "coordinator", watched=False)
+            self.guard.connect(self.hub_sub, f"tcp://{host}:{port + 2}", key)
+            self.poller.register(self.hub_sub, zmq.POLLIN)
+        self.hub_batches = 0
+        self.hub_dropped = 0
 
     @staticmethod
     def bind_pub(
@@ -227,6 +239,8 @@ class NodeProcess:
                 self._drain(self.sub, self.sub_decoder, control=False)
             if self.dealer in ready:
                 self._drain(self.dealer, self.control_decoder, control=True)
+            if self.hub_sub is not None and self.hub_sub in ready:
+                self._drain_hub(self.hub_sub)
             for sock, peer in list(self.dialled.values()):
                 if sock in ready:
                     self._drain(sock, self.sub_decoder, control=False, peer=peer)
@@ -279,9 +293,54 @@ class NodeProcess:
                 self.loss.observe(msg.node, msg.incarnation, msg.seq)
             self.core.handle(msg, now, control=control, from_peer=peer is not None)
 
+    def _drain_hub(self, sock: zmq.Socket[bytes]) -> None:
+        """Take the hub's batches: each row to the core as a peer's state."""
+        for _ in range(RECV_BATCH):
+            try:
+                frame = sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            now = time.monotonic()
+            try:
+                batch = decode_batch(frame, self.net.max_message_bytes)
+            except ProtocolError as exc:
+                self.hub_dropped += 1
+                if self.warn.admit(f"hub_{exc.reason}", now):
+                    log.warning("hub_batch_dropped", reason=exc.reason)
+                continue
+            self.hub_batches += 1
+            self._take_batch(batch, now)
+
+    def _take_batch(self, batch: Batch, now: float) -> None:
+        by_index = {p.index: p for p in self.core.peers.values()}
+        records = batch.records
+        if self.core.index is not None:
+            records = records[records["index"] != self.core.index]
+        self.delays.add_many(now - records["ts"])
+        for row in records.tolist():
+            peer = by_index.get(row[0])
+            if peer is None:
+                continue  # not a member we know (yet)
+            state = State._make((peer.node, *row[1:12], bool(row[12]), row[13]))
+            self.loss.observe(peer.node, state.incarnation, state.seq)
+            self.core.handle(state, now)
+        for index, incarnation in batch.leaves:
+            peer = by_index.get(index)
+            if peer is not None and peer.incarnation == incarnation:
+                leave = Leave(
+                    node=peer.node,
+                    incarnation=incarnation,
+                    seq=0,
+                    ts=now,
+                    reason="left",
+                )
+                self.core.handle(leave, now)
+
     def flush(self) -> None:
         """Send, dial and log what the core asked for."""
         out = self.core.drain()
+        if self.hub_sub is not None:
+            out.connect.clear()  # peers' states come from the hub: no peer links
         for endpoint in out.disconnect:
             self._hang_up(endpoint)
         for endpoint in out.connect:
@@ -358,6 +417,11 @@ class NodeProcess:
         )
         figures.update(self.cost())
         figures["latency"] = self.delays.figures()
+        figures["hub"] = (
+            {"batches": self.hub_batches, "dropped": self.hub_dropped}
+            if self.hub_sub is not None
+            else None
+        )
         figures["loss"] = self.loss.figures()
         return figures
 
@@ -380,6 +444,8 @@ class NodeProcess:
             sock.close(linger=self.net.linger_ms)
         for sock, _ in self.dialled.values():
             sock.close(linger=0)
+        if self.hub_sub is not None:
+            self.hub_sub.close(linger=0)
         self.guard.close()
         self.ctx.term()
 
