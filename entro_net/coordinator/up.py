@@ -38,6 +38,15 @@ from entro_net.errors import ConfigError, EntroNetError
 from entro_net.model.sync import check_kappa
 from entro_net.node.forklaunch import ForkedNode, prefork
 from entro_net.node.process import StopFlag
+from entro_net.security.keys import (
+    ALLOWED_DIR,
+    COORDINATOR_NAME,
+    PUBLIC_SUFFIX,
+    SECRET_SUFFIX,
+    generate_keys,
+    node_key_name,
+    observer_key_name,
+)
 
 log = structlog.get_logger()
 
@@ -174,6 +183,16 @@ def node_command(
         "--model-json",
         model.model_dump_json(),
     ]
+    if net.curve_secret is not None:
+        keys = Path(net.curve_secret).parent
+        command += [
+            "--curve-secret",
+            str(keys / f"{node_key_name(index)}{SECRET_SUFFIX}"),
+            "--coordinator-key",
+            str(keys / f"{COORDINATOR_NAME}{PUBLIC_SUFFIX}"),
+            "--allow",
+            str(keys / ALLOWED_DIR),
+        ]
     if plan.steps is not None:
         command += ["--steps", str(plan.steps)]
     if plan.traces:
@@ -184,6 +203,43 @@ def node_command(
             str(Path(args.trajectory_dir) / f"node-{index}.csv"),
         ]
     return command
+
+
+def secure_settings(
+    args: argparse.Namespace, net: NetworkConfig, nodes: int
+) -> NetworkConfig:
+    """``--secure [DIR]``: keys for the coordinator, every node and a watcher.
+
+    Keys already in DIR are kept (the layout of ``entro-net keys generate``);
+    without DIR they go to a fresh temporary directory.
+
+    Raises:
+        ConfigError: CURVE settings came from the environment without
+            ``--secure`` (``up`` gives every node its own key itself).
+    """
+    secure = getattr(args, "secure", None)
+    if secure is None:
+        if net.curve_secret is not None or net.allow is not None:
+            raise ConfigError(
+                "up makes a secure network with --secure [DIR]; unset "
+                "ENTRO_NET_CURVE_SECRET / ENTRO_NET_ALLOW or pass --secure"
+            )
+        return net
+    keys = Path(secure) if secure else Path(tempfile.mkdtemp(prefix="entro-net-keys-"))
+    generate_keys(keys, nodes, 1)
+    log.info(
+        "secure_network",
+        keys=str(keys),
+        watch=f"--curve-secret {keys / observer_key_name(0)}{SECRET_SUFFIX} "
+        f"--coordinator-key {keys / COORDINATOR_NAME}{PUBLIC_SUFFIX}",
+    )
+    return net.model_copy(
+        update={
+            "curve_secret": str(keys / f"{COORDINATOR_NAME}{SECRET_SUFFIX}"),
+            "coordinator_key": None,
+            "allow": str(keys / ALLOWED_DIR),
+        }
+    )
 
 
 def child_env() -> dict[str, str]:
@@ -207,6 +263,7 @@ class Up:
         self.model = model
         self.net = net
         self.plan = make_plan(args, model)
+        net = self.net = secure_settings(args, net, self.plan.nodes)
         self.created_at = time.monotonic()
         # Forked before any ZeroMQ context exists in this process.
         self.forked: list[ForkedNode] = (
@@ -219,6 +276,8 @@ class Up:
                 node.release()
                 node.wait()
             raise
+        if net.curve_secret is not None:
+            self.server.extra_endpoints["keys"] = str(Path(net.curve_secret).parent)
         self.children: list[Child] = []
         self.run_dir = Path(args.log_dir or tempfile.mkdtemp(prefix="entro-net-up-"))
         self.run_dir.mkdir(parents=True, exist_ok=True)
