@@ -104,23 +104,19 @@ def network_backend(
 BACKENDS: dict[str, Backend] = {"process": process_backend, "network": network_backend}
 """Backends by name; ``network`` (real node processes) plugs in here."""
 
-BACKEND_NAMES = ("process", "network")
 
 
 def backend_for(name: str) -> Backend:
     """The backend called ``name``.
 
     Raises:
-        ConfigError: it does not exist or is not available yet.
+        ConfigError: there is no such backend.
     """
     if name in BACKENDS:
         return BACKENDS[name]
-    if name in BACKEND_NAMES:
-        raise ConfigError(
-            f"--backend {name} is not available yet: use --backend process "
-            "(the in-process simulator)"
-        )
-    raise ConfigError(f"--backend: unknown backend {name!r}, use one of {BACKENDS}")
+    raise ConfigError(
+        f"--backend: unknown backend {name!r}, use one of {', '.join(BACKENDS)}"
+    )
 
 
 # --- the scaling sweep ---------------------------------------------------------
