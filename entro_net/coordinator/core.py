@@ -76,6 +76,9 @@ Array = NDArray[np.float64]
 COORDINATOR_ID = "coordinator"
 MAX_BUFFERED_ROUNDS = 1024
 """Rounds of readings the coordinator keeps while it waits for one to close."""
+SILENT_AFTER_ROUNDS = 2
+"""Lockstep rounds a member may miss in a row before no round waits for it
+(the nodes' rule: a paused member holds the rounds up no longer)."""
 SNAPSHOT_VERSION = 1
 
 
@@ -105,6 +108,10 @@ class MemberRecord:
     arrived: float = 0.0
     max_step: int = -1
     states: int = 0
+    missed: int = 0
+    """Lockstep rounds in a row closed without it."""
+    silent: bool = False
+    """Lockstep: not waited for until it delivers a current round again."""
     key: str | None = None
     """The CURVE key it joined with (secure networks; its id is bound to it)."""
 
@@ -470,6 +477,8 @@ class CoordinatorCore:
         self.latest_round = max(self.latest_round, msg.step)
         if msg.step < self._next_round() or member.since is None:
             return
+        member.missed = 0
+        member.silent = False
         self.rounds.setdefault(msg.step, {})[msg.node] = msg.psi_raw
         self.round_started.setdefault(msg.step, now)
         while len(self.rounds) > MAX_BUFFERED_ROUNDS:
@@ -631,6 +640,7 @@ class CoordinatorCore:
             and m.since <= step
             and m.status is not MemberStatus.DEAD
             and not m.said_leave
+            and not m.silent
         ]
 
     def _close_rounds(self, now: float) -> None:
@@ -648,9 +658,15 @@ class CoordinatorCore:
             if missing and (
                 opened is None
                 or now - opened < wait
-                or any(now - m.arrived < wait for m in missing)
+                or any(
+                    now - m.arrived < wait and m.max_step + 1 >= step
+                    for m in missing
+                )
             ):
                 return
+            for member in missing:
+                member.missed += 1
+                member.silent = member.missed >= SILENT_AFTER_ROUNDS
             self._run_round(step, got, now)
 
     def _run_round(self, step: int, got: dict[str, float], now: float) -> None:

@@ -71,6 +71,10 @@ from entro_net.protocol import (
 Array = NDArray[np.float64]
 SILENT_AFTER_ROUNDS = 2
 """Rounds a peer may miss in a row before a lockstep node stops waiting for it."""
+RESYNC_AFTER_ROUNDS = 2
+"""A lockstep node whose round no peer delivered, while every peer it waits
+for is at least this many rounds further, jumps to the peers' round (it was
+paused or cut off: the rounds in between are closed and never resent)."""
 
 
 class Phase(StrEnum):
@@ -183,6 +187,8 @@ class NodeCore:
         self.started = False
         self.step = 0
         self.steps_done = 0
+        self.skipped = 0
+        """Lockstep rounds jumped over when resyncing to the network's round."""
         self.leave_reason: str | None = None
         self.final_phase = Phase.JOINING
 
@@ -513,6 +519,10 @@ class NodeCore:
         peer.max_step = max(peer.max_step, msg.step)
         if peer.said_leave:
             return
+        if peer.silent and msg.step + 1 < self.step:
+            # A silent peer far behind (it was paused) counts again once it
+            # caught up with our round: its old rounds are closed here.
+            return
         if peer.silent:
             peer.silent = False
             self._event("info", "peer_heard_again", peer=msg.node, step=msg.step)
@@ -669,7 +679,7 @@ class NodeCore:
 
     def _should_stop(self) -> str | None:
         limit = self.settings.steps
-        if limit is not None and self.steps_done >= limit:
+        if limit is not None and self.steps_done + self.skipped >= limit:
             return "steps_done"
         if self.source is not None and not self.source.has_reading(self.step):
             return "trace_ended"
@@ -772,10 +782,15 @@ class NodeCore:
             # A peer already past this round will not send it again (it was
             # lost before our link came up): waiting for it could never end.
             behind = [p for p in missing if p.max_step <= self.step]
+            if missing and not behind and self._resync(now, missing):
+                continue
             wait = self.net.lockstep_wait_s
             if behind and (
                 now - self.round_opened < wait
-                or any(now - peer.arrived < wait for peer in behind)
+                or any(
+                    now - peer.arrived < wait and peer.max_step + 1 >= self.step
+                    for peer in behind
+                )
             ):
                 # A peer that still speaks is behind, not gone: wait for it.
                 if now >= self.resend_due:
@@ -795,6 +810,38 @@ class NodeCore:
                 )
             self._close_round(now)
             self._open_round(now)
+
+    def _resync(self, now: float, missing: list[Peer]) -> bool:
+        """Jump to the round the network is in when it left ours behind.
+
+        True when no peer delivered this round and every peer waited for is
+        ``RESYNC_AFTER_ROUNDS`` or more ahead: the rounds in between can never
+        close with them (peers do not resend closed rounds), so the node goes
+        on from the lowest round they are in, like a late joiner, keeping its
+        weights and taking that peer's θ_net.
+        """
+        got = self.rounds.get(self.step, {})
+        if any(node != self.node_id for node in got):
+            return False
+        target = min(peer.max_step for peer in missing)
+        if target - self.step < RESYNC_AFTER_ROUNDS:
+            return False
+        leader = next(p for p in missing if p.max_step == target)
+        if leader.latest is not None and leader.latest.step == target:
+            self.theta_net = float(leader.latest.theta_net)
+        self._event(
+            "warning",
+            "lockstep_resync",
+            step=self.step,
+            to_step=target,
+            skipped=target - self.step,
+        )
+        self.skipped += target - self.step
+        self.step = target
+        for old in [k for k in self.rounds if k < target]:
+            del self.rounds[old]
+        self._open_round(now)
+        return True
 
     def _resend(self, now: float) -> None:
         for state in list(self.recent_states):
@@ -937,5 +984,6 @@ class NodeCore:
             "received": self.received,
             "leave_reason": self.leave_reason,
             "overruns": self.overruns,
+            "skipped": self.skipped,
             "ignored_decisions": self.ignored_decisions,
         }

@@ -36,8 +36,8 @@ class Decoder:
         track_sequence: drop duplicates, out-of-order and stale messages and
             count gaps (``self.sequence``); off, every valid message passes.
         flood: the per-sender rate limit applied when ``feed`` gets ``now``
-            (default: ``FloodGuard()`` with the config limits); to go without
-            one, do not pass ``now``.
+            and no ``expect_node`` (default: ``FloodGuard()`` with the config
+            limits); to go without one, do not pass ``now``.
 
     Attributes:
         drops: drops so far by reason (a Counter, so absent reasons read 0).
@@ -83,6 +83,9 @@ class Decoder:
             now: the receiver's clock in seconds; enables the flood check.
             expect_node: the node this frame must come from (e.g. the peer a
                 dedicated SUB socket dials); another claim is an ``impostor``.
+                Such a link is exempt from the flood check: what it can hold
+                is bounded by its queues, and a receiver that was paused must
+                take the whole backlog of a member it waited for.
             conn: the connection it came on (e.g. a ROUTER routing id), checked
                 against ``self.binding``; a mismatch is an ``impostor``.
 
@@ -116,7 +119,14 @@ class Decoder:
             return DropReason.IMPOSTOR
         if conn is not None and not self.binding.check(conn, msg):
             return DropReason.IMPOSTOR
-        if now is not None and not self.flood.admit(msg.node, now):
+        # A link dialled to one member carries only that member's messages,
+        # bounded by ZeroMQ's queues: its backlog after a pause is legitimate
+        # and must not be dropped. The bucket guards links anyone may speak on.
+        if (
+            now is not None
+            and expect_node is None
+            and not self.flood.admit(msg.node, now)
+        ):
             return DropReason.FLOOD
         if self.sequence is not None:
             verdict = self.sequence.observe(

@@ -118,6 +118,23 @@ def test_a_flood_from_one_sender_leaves_another_sender_alone() -> None:
     assert other is not None
 
 
+def test_a_members_backlog_on_its_own_link_is_not_a_flood() -> None:
+    # A node paused for seconds gets every queued state of a peer at once.
+    decoder = Decoder(flood=FloodGuard(rate_per_s=10.0, burst=5))
+    frames = [encode(a_state(seq=i)) for i in range(2000)]
+
+    on_its_link = [decoder.feed(f, now=7.0, expect_node="node-a") for f in frames]
+    on_a_shared_link = decoder.feed(encode(a_state(node="node-b", seq=0)), now=7.0)
+
+    assert all(m is not None for m in on_its_link)
+    assert decoder.drops[DropReason.FLOOD] == 0
+    assert on_a_shared_link is not None
+    shared = [decoder.feed(encode(a_state(node="node-b", seq=i)), now=7.0)
+              for i in range(1, 100)]  # fmt: skip
+    assert decoder.drops[DropReason.FLOOD] == 99 - 4
+    assert sum(m is not None for m in shared) == 4
+
+
 def test_without_now_there_is_no_flood_check() -> None:
     decoder = Decoder(flood=FloodGuard(rate_per_s=1.0, burst=1))
 
