@@ -34,6 +34,7 @@ what the server must send, dial and log.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import isfinite
 from typing import Any
@@ -204,6 +205,11 @@ class CoordinatorCore:
         self.isolations: list[IsolationRecord] = []
         self.decisions: dict[str, Isolate | Readmit] = {}
         self.states_seen = 0
+        self.refused_hellos = 0
+        """Hellos refused for claiming a live member's id from another link."""
+        self.link_up: Callable[[bytes], bool] = lambda conn: False
+        """Whether a control connection is still open (the server probes its
+        ROUTER); without transport knowledge every link counts as gone."""
         self.rejected: dict[str, int] = {}
         """Inputs the math refused, by reason (``out_of_range``, ``non_finite``)."""
         self.changed = True
@@ -296,6 +302,20 @@ class CoordinatorCore:
                 hint="another key claims a live member's id; refused",
             )
             return
+        if old is not None and self._is_takeover(old, conn):
+            self.refused_hellos += 1
+            self._event(
+                "warning",
+                "hello_refused",
+                node=msg.node,
+                incarnation=msg.incarnation,
+                endpoint=msg.endpoint,
+                member_endpoint=old.endpoint,
+                refused=self.refused_hellos,
+                hint="a live member's id from another connection; its own link "
+                "is still open and it still heartbeats",
+            )
+            return
         if old is not None and msg.incarnation == old.incarnation:
             old.conn = conn
             old.key = key
@@ -341,6 +361,24 @@ class CoordinatorCore:
             # The joiner's SUB may not hear the event stream yet: tell it too.
             self.outbox.reply.append((conn, self.outbox.publish[-1]))
 
+    def _is_takeover(self, old: MemberRecord, conn: bytes) -> bool:
+        """Whether a hello for ``old``'s id from ``conn`` must be refused.
+
+        A node restarted under the same id comes on a new connection after
+        its old one closed (its process exited), or after it went quiet: it
+        replaces the member at once. A hello from another connection while
+        the member is alive and its own connection is still open is another
+        process claiming its id. Without CURVE this stops mix-ups and casual
+        takeovers, not an attacker who can also cut the real node's link.
+        """
+        return (
+            conn != old.conn
+            and bool(old.conn)
+            and old.status is MemberStatus.ALIVE
+            and old.left_at is None
+            and self.link_up(old.conn)
+        )
+
     def _join_step(self) -> int:
         if self.clock is Clock.LOCKSTEP:
             if self.latest_round < 0:
@@ -377,12 +415,7 @@ class CoordinatorCore:
         """A member is alive (``conn`` None: the copy on its PUB)."""
         member = self.members.get(msg.node)
         if conn is not None:
-            ack = Heartbeat(
-                **self._header(MessageType.HEARTBEAT, now),
-                step=max(self.step, self.latest_round + 1),
-                state=NodeState.ACTIVE,
-            )
-            self.outbox.reply.append((conn, ack))
+            self.outbox.reply.append((conn, self.ack(now)))
         if member is None or msg.incarnation != member.incarnation:
             return
         if conn is None:
@@ -391,6 +424,14 @@ class CoordinatorCore:
             member.conn = conn
         member.node_state = msg.state
         self._seen(member, now)
+
+    def ack(self, now: float) -> Heartbeat:
+        """The heartbeat the coordinator answers a member's heartbeat with."""
+        return Heartbeat(
+            **self._header(MessageType.HEARTBEAT, now),
+            step=max(self.step, self.latest_round + 1),
+            state=NodeState.ACTIVE,
+        )
 
     def _seen(self, member: MemberRecord, now: float) -> None:
         member.last_seen = now

@@ -125,6 +125,11 @@ class CoordinatorServer:
         for sock in (self.router, self.pub):
             configure_socket(sock, net)
         self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        # Sending to a routing id whose connection closed fails (EHOSTUNREACH)
+        # instead of vanishing: that is how a hello tells a restarted member
+        # (old link closed) from a second process claiming its id.
+        self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        core.link_up = self._link_up
         self.hub: StateHub | None = None
         self.hub_pub: zmq.Socket[bytes] | None = None
         self.hub_stepping = (0, -1.0)  # (members stepping, when counted)
@@ -276,13 +281,35 @@ class CoordinatorServer:
             if msg is None:
                 self._dropped(str(self.control_decoder.last_drop))
             elif isinstance(msg, Hello):
+                refused = self.core.refused_hellos
                 self.core.on_hello(msg, conn, now, key=key)
+                if self.core.refused_hellos > refused:
+                    self._unclaim(conn, msg.node)
             elif isinstance(msg, Heartbeat):
                 self.core.on_heartbeat(msg, conn, now)
             elif isinstance(msg, Leave):
                 self.core.on_leave(msg, now)
             else:
                 self._dropped("unexpected_type")
+
+    def _link_up(self, conn: bytes) -> bool:
+        """Whether the control connection ``conn`` is still open (a heartbeat
+        answer is the probe: harmless where it arrives)."""
+        frame = encode(self.core.ack(time.monotonic()), self.net.max_message_bytes)
+        try:
+            self.router.send_multipart([conn, frame], zmq.NOBLOCK)
+        except zmq.ZMQError as exc:
+            return exc.errno != zmq.EHOSTUNREACH
+        return True
+
+    def _unclaim(self, conn: bytes, node: str) -> None:
+        """Undo what a refused hello did to the decoder: the claimant's
+        connection speaks for nobody, and the real member's next message is
+        taken (not stale against the claimant's newer incarnation)."""
+        decoder = self.control_decoder
+        decoder.binding.forget(conn)
+        if decoder.sequence is not None:
+            decoder.sequence.forget(node)
 
     def _recv_control(self) -> tuple[list[bytes], str | None]:
         """One message off the control socket and the CURVE key it came with."""
