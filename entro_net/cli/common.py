@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -23,6 +23,36 @@ from entro_net.config import (
     Source,
 )
 from entro_net.errors import ConfigError
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """A parser whose usage errors are one line on stderr, status 2.
+
+    Every ``entro-net`` parser is one: subparsers inherit the class.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Values such as -inf, -1e3 or -1:300:2.0 (a --fault) are values, not
+        # flags: no flag of ours starts with a digit, a dot or "inf"/"nan".
+        self._negative_number_matcher = _NEGATIVE_VALUE
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+_NEGATIVE_VALUE = re.compile(r"^-(\d|\.\d|inf$|infinity$|nan$)", re.IGNORECASE)
+
+
+FLAG_OF_FIELD = {
+    "staleness_s": "--staleness",
+    "lockstep_wait_s": "--lockstep-wait",
+    "heartbeat_interval_s": "--heartbeat-interval",
+    "rejoin_backoff_max_s": "--rejoin-backoff-max",
+    "health_timeout_s": "--timeout",
+    "faults": "--fault",
+}
+"""Settings whose flag is not simply the field name with dashes."""
 
 
 def model_defaults() -> ModelConfig:
@@ -206,9 +236,14 @@ def validation_message(exc: ValidationError, *, env: bool = False) -> str:
     """One line naming each bad field as its flag (or variable), and why."""
     parts = []
     for error in exc.errors():
-        field = str(error["loc"][0]) if error["loc"] else "?"
-        where = ENV_PREFIX + field.upper() if env else "--" + field.replace("_", "-")
-        parts.append(f"{where}: {error['msg']}")
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if not error["loc"]:
+            parts.append(message)
+            continue
+        field = str(error["loc"][0])
+        flag = FLAG_OF_FIELD.get(field, "--" + field.replace("_", "-"))
+        where = ENV_PREFIX + field.upper() if env else flag
+        parts.append(f"{where}: {message}")
     return "; ".join(parts)
 
 

@@ -12,9 +12,14 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from entro_net.cli.common import add_model_flags, model_config_from_args, parse_nodes
+from entro_net.cli.common import (
+    OneLineParser,
+    add_model_flags,
+    model_config_from_args,
+    parse_nodes,
+)
 from entro_net.config import (
     OBJECTIVE_FAULT_LEVEL,
     OBJECTIVE_FAULT_STEP,
@@ -36,13 +41,6 @@ if TYPE_CHECKING:
     from entro_net.sim.experiments import SourceInputs
 
 Advance = Callable[[str], None]
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """A parser whose usage errors are one line on stderr, status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def register(subparsers: Any) -> None:

@@ -12,6 +12,7 @@ import importlib.util
 import sys
 from collections.abc import Sequence
 
+from entro_net.cli.common import OneLineParser
 from entro_net.errors import EntroNetError
 
 COMMAND_MODULES = ("experiment", "network", "observe", "keys")
@@ -21,7 +22,7 @@ EXIT_USAGE = 2
 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser with every command group that is installed."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="entro-net",
         description="ENTRO-NET: nodes that share a stability state Ψ over ZeroMQ.",
     )

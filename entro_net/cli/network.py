@@ -15,7 +15,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from entro_net.cli.common import add_model_flags, model_config_from_args
+from pydantic import ValidationError
+
+from entro_net.cli.common import (
+    add_model_flags,
+    model_config_from_args,
+    validation_message,
+)
 from entro_net.cli.observe import (
     add_coordinator_flags,
     coordinator_settings,
@@ -173,8 +179,8 @@ def _network_config(args: argparse.Namespace, **extra: Any) -> NetworkConfig:
     }
     try:
         return NetworkConfig(**{k: v for k, v in fields.items() if v is not None})
-    except ValueError as exc:
-        raise ConfigError(f"bad network setting: {exc}") from exc
+    except ValidationError as exc:
+        raise ConfigError(validation_message(exc)) from exc
 
 
 def _write_json(path: str, data: dict[str, Any]) -> None:
