@@ -182,7 +182,7 @@ class ZapHandler:
             self.refused.clear()
             self.warn = WarnLimiter(self.warn.interval_s)
         self.refused[label] = self.refused.get(label, 0) + 1
-        count = self.warn.admit(label, now)
+        count = self.warn.admit(f"{request.domain} {label}", now)
         if count:
             log.warning(
                 "curve_refused",
