@@ -81,6 +81,12 @@ PSI_ABS_MAX = 1e6  # |psi_raw|, |psi|, |error|, |delta|, |theta_net|, |fault lev
 WEIGHT_WIRE_RANGE = (0.0, 1.0)  # every weight on the wire
 WIRE_FLOAT_ABS_MAX = 1e18  # any other float on the wire (ts, var, v_net)
 
+# --- what one command may ask of one machine (a clear error beyond) -----------
+MAX_UP_NODES = 256  # node processes `up` starts on this machine
+MAX_SWEEP_NODE_RUNS = 100_000  # Σ N × repeats of one sweep or objectives run
+MAX_SIM_CELLS = 100_000_000  # runs × widest N × steps: ~0.8 GB a float array
+PREDICTION_MIN_R2 = 0.5  # below it the sweep lists no linear predictions
+
 
 class Law(StrEnum):
     """The sync law that turns raw readings into synced values."""
@@ -138,7 +144,7 @@ class Fault(BaseModel):
 
     node: int = Field(ge=0)
     step: int = Field(ge=0)
-    level: float = Field(allow_inf_nan=False)
+    level: float = Field(allow_inf_nan=False, ge=-PSI_ABS_MAX, le=PSI_ABS_MAX)
 
     @classmethod
     def parse(cls, text: str) -> Fault:
@@ -150,8 +156,11 @@ class Fault(BaseModel):
             )
         try:
             return cls(node=int(match[1]), step=int(match[2]), level=float(match[3]))
-        except ValueError as exc:
-            raise ConfigError(f"bad fault {text!r}: {exc}") from exc
+        except ValueError:
+            raise ConfigError(
+                f"bad fault {text!r}: LEVEL must be a number within "
+                f"±{PSI_ABS_MAX:g}, e.g. 2:300:2.0"
+            ) from None
 
 
 Kappa = float | Literal["auto"]
@@ -171,12 +180,18 @@ class ModelConfig(BaseModel):
     disturbance: Disturbance = Disturbance.SCRAPER
     phase_offset: bool = True
     faults: tuple[Fault, ...] = ()
-    theta_base: float = Field(default=1.4, allow_inf_nan=False)
-    gamma: float = Field(default=2.5, allow_inf_nan=False)
+    # θ_net = clip(θ_base + γ·mean Var, THETA_MIN, THETA_MAX): a θ_base above
+    # THETA_MAX or a negative γ could never show.
+    theta_base: float = Field(default=1.4, ge=0.0, le=THETA_MAX, allow_inf_nan=False)
+    gamma: float = Field(default=2.5, ge=0.0, le=PSI_ABS_MAX, allow_inf_nan=False)
     beta: float = Field(default=0.3, ge=BETA_MIN, le=BETA_MAX)
     eta: float = Field(default=0.01, ge=0.0, allow_inf_nan=False)
-    psi_critical: float = Field(default=0.8, allow_inf_nan=False)
-    readmit_below: float = Field(default=0.4, allow_inf_nan=False)
+    psi_critical: float = Field(
+        default=0.8, gt=0.0, le=PSI_ABS_MAX, allow_inf_nan=False
+    )
+    readmit_below: float = Field(
+        default=0.4, ge=0.0, le=PSI_ABS_MAX, allow_inf_nan=False
+    )
     readmit_after: int = Field(default=5, ge=1)
     isolation: bool = True
     exchange: bool = True

@@ -8,13 +8,18 @@ Defaults come from ``entro_net.config``.
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import re
+import tempfile
+from pathlib import Path
 from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
 from entro_net.config import (
     ENV_PREFIX,
+    MAX_UP_NODES,
     Disturbance,
     Fault,
     Law,
@@ -289,3 +294,112 @@ def positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
     return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (a seed, an index, a count)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+_HOST_RE = re.compile(
+    r"^([A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?"
+    r"|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]+:[0-9A-Fa-f:.]*)$"
+)
+
+
+def check_host(flag: str, text: str | None) -> None:
+    """Raise ConfigError unless ``text`` is a host name or an IP address."""
+    if text is not None and (len(text) > 253 or _HOST_RE.match(text) is None):
+        raise ConfigError(
+            f"{flag}: {text!r} is not a host name or IP address (e.g. 10.0.0.7)"
+        )
+
+
+def check_writable(paths: dict[str, str | Path | None], *, dirs: set[str]) -> None:
+    """Check before a run that every output path can be written.
+
+    Args:
+        paths: flag name → path (None: not given).
+        dirs: the flags that name a directory (made if missing).
+
+    Raises:
+        ConfigError: one line naming the flag and the path.
+    """
+    for flag, value in paths.items():
+        if value is None or value == "":
+            continue
+        path = Path(value)
+        if flag in dirs and path.exists() and not path.is_dir():
+            raise ConfigError(f"{flag}: {path} exists and is not a directory")
+        if flag not in dirs and path.is_dir():
+            raise ConfigError(f"{flag}: {path} is a directory, not a file")
+        if flag in dirs:
+            existing = path
+            while not existing.exists() and existing != existing.parent:
+                existing = existing.parent  # made with its parents at the start
+        elif not path.parent.is_dir():
+            raise ConfigError(f"{flag}: {path.parent} is not a directory")
+        else:
+            existing = path.parent
+        if not existing.is_dir() or not _can_create_in(existing):
+            raise ConfigError(
+                f"{flag}: cannot write {path} ({existing} is not writable)"
+            )
+        if flag not in dirs and path.exists() and not os.access(path, os.W_OK):
+            raise ConfigError(f"{flag}: cannot write {path}")
+
+
+def _can_create_in(directory: Path) -> bool:
+    """Whether a file can be made in ``directory`` (tried: root ignores modes)."""
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            return True
+    except OSError:
+        return False
+
+
+def check_network_size(
+    model: ModelConfig, nodes: int, steps: int | None, max_nodes: int = MAX_UP_NODES
+) -> None:
+    """Raise ConfigError (one line) for a network the flags cannot describe."""
+    if nodes < 2:
+        raise ConfigError(f"--nodes: a network needs at least 2 nodes, got {nodes}")
+    if nodes > max_nodes:
+        raise ConfigError(
+            f"--nodes: at most {max_nodes} node processes on one machine, got {nodes}"
+        )
+    if steps is not None and steps <= 0:
+        raise ConfigError(f"--steps must be > 0, got {steps}")
+    if model.tolerate > nodes - 1:
+        raise ConfigError(
+            f"--tolerate {model.tolerate}: a node has only {nodes - 1} peers "
+            f"with --nodes {nodes}"
+        )
+    if model.degree is not None and model.degree > nodes - 1:
+        raise ConfigError(
+            f"--degree {model.degree}: a node has only {nodes - 1} peers "
+            f"with --nodes {nodes}"
+        )
+    for fault in model.faults:
+        if fault.node >= nodes:
+            raise ConfigError(
+                f"--fault {fault.node}:{fault.step}:{fault.level}: node "
+                f"{fault.node} does not exist with --nodes {nodes} (0..{nodes - 1})"
+            )

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 from entro_net.cli.common import (
     OneLineParser,
     add_model_flags,
+    check_writable,
     model_config_from_args,
+    non_negative_int,
     parse_nodes,
 )
 from entro_net.config import (
@@ -71,13 +73,17 @@ def _add_run_flags(
         help="repeats per setting, each with its own streams (default %(default)s)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="the root seed S (default %(default)s)"
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        help="the root seed S >= 0 (default %(default)s)",
     )
     parser.add_argument(
         "--no-plot", action="store_true", help="write the tables but no PNG"
     )
     parser.add_argument(
         "--backend",
+        choices=["process", "network"],
         default="process",
         help="process (the in-process simulator) or network (one real "
         "lockstep network of node processes a run) (default %(default)s)",
@@ -248,6 +254,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     from entro_net.sim import experiments, report
     from entro_net.sim.plotter import BackgroundPlotter
 
+    check_writable({"--out": args.out}, dirs={"--out"})
     config = model_config_from_args(args)
     plan = experiments.SweepPlan(
         config, parse_nodes(args.nodes), args.steps, args.repeats, args.seed
@@ -275,6 +282,7 @@ def run_objectives(args: argparse.Namespace) -> int:
     """``experiment objectives``: measure every law, write, print the report."""
     from entro_net.sim import experiments, report
 
+    check_writable({"--out": args.out}, dirs={"--out"})
     laws = (
         [Law.SEED, Law.LINEAR, Law.RESILIENT] if args.law is None else [Law(args.law)]
     )

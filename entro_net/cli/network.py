@@ -19,7 +19,12 @@ from pydantic import ValidationError
 
 from entro_net.cli.common import (
     add_model_flags,
+    check_host,
+    check_writable,
     model_config_from_args,
+    non_negative_int,
+    positive_int,
+    positive_seconds,
     validation_message,
 )
 from entro_net.cli.observe import (
@@ -230,7 +235,7 @@ def _register_coordinator(commands: Any) -> None:
     )
     parser.add_argument(
         "--expect",
-        type=int,
+        type=non_negative_int,
         default=0,
         metavar="N",
         help="hold every node until N joined (default: no hold)",
@@ -265,6 +270,8 @@ def _run_coordinator(args: argparse.Namespace) -> int:
     logs.configure(
         "coordinator", "coordinator", level=args.log_level, json=args.log_json
     )
+    check_host("--advertise", args.advertise)
+    _check_outputs(args)
     model = _model_config(args)
     net = _network_config(
         args,
@@ -351,22 +358,24 @@ def _register_node(commands: Any) -> None:
     )
     parser.add_argument(
         "--index",
-        type=int,
+        type=non_negative_int,
         default=None,
         help="the node's index (default: the coordinator's choice)",
     )
     parser.add_argument(
         "--network-size",
-        type=int,
+        type=non_negative_int,
         default=0,
         metavar="N",
         help="N in the node's random streams (MODEL.md §7)",
     )
     parser.add_argument("--repeat", type=int, default=0, help=argparse.SUPPRESS)
-    parser.add_argument("--seed", type=int, default=0, help="seed S (default 0)")
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed S >= 0 (default 0)"
+    )
     parser.add_argument(
         "--steps",
-        type=int,
+        type=positive_int,
         default=None,
         help="leave after this many steps (default: run on)",
     )
@@ -398,6 +407,11 @@ def _register_node(commands: Any) -> None:
 def _run_node(args: argparse.Namespace) -> int:
     from entro_net.node.launch import run_node
 
+    check_host("--advertise", args.advertise)
+    check_writable(
+        {"--summary-json": args.summary_json, "--trajectory": args.trajectory},
+        dirs=set(),
+    )
     return run_node(
         args,
         _model_config(args),
@@ -436,7 +450,9 @@ def _register_up(commands: Any) -> None:
         default=None,
         help="steps to run (default: until Ctrl-C, or the longest trace)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed S (default 0)")
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed S >= 0 (default 0)"
+    )
     parser.add_argument(
         "--port",
         type=int,
@@ -503,9 +519,28 @@ def _register_up(commands: Any) -> None:
     parser.set_defaults(handler=_run_up)
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every file or directory the run will write, checked before it starts."""
+    check_writable(
+        {
+            flag: getattr(args, flag[2:].replace("-", "_"), None)
+            for flag in (
+                "--summary-json",
+                "--ready-file",
+                "--state-file",
+                "--record",
+                "--trajectory-dir",
+                "--log-dir",
+            )
+        },
+        dirs={"--trajectory-dir", "--log-dir"},
+    )
+
+
 def _run_up(args: argparse.Namespace) -> int:
     from entro_net.coordinator.up import run_up
 
+    _check_outputs(args)
     model = _model_config(args)
     net = _network_config(
         args,
@@ -540,7 +575,7 @@ def _register_health(commands: Any) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=positive_seconds,
         default=None,
         help="seconds to wait for an answer (default 2)",
     )
@@ -554,7 +589,13 @@ def _run_health(args: argparse.Namespace) -> int:
         check_nodes,
         local_node_endpoints,
     )
+    from entro_net.protocol.messages import is_valid_endpoint
 
+    if args.port == 0:
+        raise ConfigError("--port 0 picks a free port; give the port to check")
+    if args.node and not is_valid_endpoint(args.node):
+        raise ConfigError(f"--node: {args.node!r} is not tcp://HOST:PORT")
+    check_host("--host", args.host)
     net = _network_config(args, port=args.port)
     timeout = args.timeout if args.timeout is not None else net.health_timeout_s
     local_nodes = [] if args.node or args.port else local_node_endpoints()

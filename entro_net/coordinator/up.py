@@ -25,6 +25,7 @@ from typing import IO, Any
 import structlog
 
 from entro_net import logs
+from entro_net.cli.common import check_network_size
 from entro_net.config import Clock, Launcher, ModelConfig, NetworkConfig, Source
 from entro_net.coordinator.core import CoordinatorCore
 from entro_net.coordinator.server import CoordinatorServer
@@ -114,14 +115,15 @@ def make_plan(args: argparse.Namespace, model: ModelConfig) -> Plan:
     if model.source is Source.TRACE and not traces:
         raise ConfigError("--source trace needs --trace-dir DIR (one CSV a node)")
     nodes = args.nodes if args.nodes is not None else (len(traces) or DEFAULT_NODES)
-    if nodes < 1:
-        raise ConfigError(f"--nodes must be at least 1, got {nodes}")
+    check_network_size(model, nodes, steps)
     if traces and nodes > len(traces):
         raise ConfigError(f"--nodes {nodes} but {trace_dir} has {len(traces)} CSVs")
-    if model.source is Source.TRACE and steps is None:
+    if model.source is Source.TRACE:
         from entro_net.inputs import load_trace
 
-        steps = max(len(load_trace(path).psi) for path in traces[:nodes])
+        # Parsed here, so a bad file is one error line, not a dead node.
+        lengths = [len(load_trace(path).psi) for path in traces[:nodes]]
+        steps = max(lengths) if steps is None else steps
     if model.kappa != "auto" and model.law.value == "linear":
         check_kappa(float(model.kappa), nodes, force=model.force_kappa)
     return Plan(nodes, steps, traces[:nodes] if traces else [], trace_dir)

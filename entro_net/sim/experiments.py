@@ -22,9 +22,12 @@ from numpy.typing import NDArray
 from entro_net.config import (
     ADAPTATION_TOLERANCE,
     LINEAR_FIT_MAX_NODES,
+    MAX_SIM_CELLS,
+    MAX_SWEEP_NODE_RUNS,
     OBJECTIVE_FAULT_LEVEL,
     OBJECTIVE_FAULT_STEP,
     OBJECTIVE_JOIN_STEP,
+    PSI_ABS_MAX,
     STABILITY_MAX_RATIO,
     SWEEP_TAIL_STEPS,
     TRANSFER_MIN_REDUCTION,
@@ -105,7 +108,6 @@ BACKENDS: dict[str, Backend] = {"process": process_backend, "network": network_b
 """Backends by name; ``network`` (real node processes) plugs in here."""
 
 
-
 def backend_for(name: str) -> Backend:
     """The backend called ``name``.
 
@@ -144,10 +146,34 @@ class SweepPlan:
             raise ConfigError(f"--steps must be > 0, got {self.steps}")
         if self.repeats <= 0:
             raise ConfigError(f"--repeats must be > 0, got {self.repeats}")
+        check_budget(self.nodes, self.repeats, self.steps)
 
     def runs(self) -> list[RunSpec]:
         """One run per size and repeat, sizes outermost."""
         return [RunSpec(n, r) for n in self.nodes for r in range(self.repeats)]
+
+
+def check_budget(nodes: list[int], repeats: int, steps: int) -> None:
+    """Refuse, in one line, a run that would not fit this machine.
+
+    Raises:
+        ConfigError: more node-runs than ``MAX_SWEEP_NODE_RUNS`` or more
+            cells (runs × widest N × steps) than ``MAX_SIM_CELLS``.
+    """
+    node_runs = sum(nodes) * repeats
+    if node_runs > MAX_SWEEP_NODE_RUNS:
+        raise ConfigError(
+            f"--nodes × --repeats asks for {node_runs} node-runs; at most "
+            f"{MAX_SWEEP_NODE_RUNS} fit one run: fewer sizes or repeats"
+        )
+    cells = len(nodes) * repeats * max(nodes) * steps
+    if cells > MAX_SIM_CELLS:
+        gb = cells * 8 * 4 / 1e9
+        raise ConfigError(
+            f"--steps {steps} with these --nodes and --repeats needs about "
+            f"{gb:.0f} GB ({cells:.2e} values, at most {MAX_SIM_CELLS:.0e}): "
+            "fewer steps, sizes or repeats"
+        )
 
 
 @dataclass(frozen=True)
@@ -412,6 +438,12 @@ class ObjectivePlan:
             raise ConfigError(
                 f"--join-step must lie inside the run (0 < step < {self.steps}), "
                 f"got {self.join_step}"
+            )
+        check_budget([self.nodes, self.nodes], self.repeats, self.steps)
+        if not -PSI_ABS_MAX <= self.fault_level <= PSI_ABS_MAX:
+            raise ConfigError(
+                f"--fault-level must lie within ±{PSI_ABS_MAX:g}, "
+                f"got {self.fault_level}"
             )
         if not 0 <= self.fault_step < self.steps:
             raise ConfigError(

@@ -14,7 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from entro_net.config import CROSSOVER_BAND, SWEEP_TAIL_STEPS, Law, ModelConfig, Source
+from entro_net.config import (
+    CROSSOVER_BAND,
+    PREDICTION_MIN_R2,
+    SWEEP_TAIL_STEPS,
+    Law,
+    ModelConfig,
+    Source,
+)
 from entro_net.sim.experiments import LawObjectives, Objectives, Sweep
 
 
@@ -51,9 +58,23 @@ def _mark(passed: bool) -> str:
 
 
 def write_json(path: Path, content: dict[str, Any]) -> Path:
-    """Write ``content`` as indented JSON; returns the path."""
-    path.write_text(json.dumps(content, indent=2, allow_nan=False) + "\n")
+    """Write ``content`` as indented JSON; returns the path.
+
+    A NaN or infinite figure (a run that blew up, a fit over too few sizes)
+    is written as null: JSON has no NaN, and readers choke on it.
+    """
+    path.write_text(json.dumps(_json_safe(content), indent=2, allow_nan=False) + "\n")
     return path
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
 
 
 def _pyplot() -> Any:
@@ -93,6 +114,11 @@ def _fit_lines(sweep: Sweep) -> list[str]:
     return lines
 
 
+def _is_meaningful(sweep: Sweep) -> bool:
+    r2 = sweep.linear.r2 if sweep.linear is not None else None
+    return r2 is not None and np.isfinite(r2) and r2 >= PREDICTION_MIN_R2
+
+
 def sweep_markdown(sweep: Sweep, plot_name: str | None = None) -> str:
     """The sweep as a Markdown report: the table, both fits, the plot."""
     plan = sweep.plan
@@ -118,7 +144,13 @@ def sweep_markdown(sweep: Sweep, plot_name: str | None = None) -> str:
     lines += ["| N | Variance (mean ± std) |", "|---|---|"]
     lines += [f"| {r.nodes} | {fmt(r.mean)} ± {fmt(r.std)} |" for r in sweep.rows]
     lines += ["", "## Fits", "", *_fit_lines(sweep)]
-    if sweep.predictions:
+    if sweep.predictions and not _is_meaningful(sweep):
+        lines += [
+            "",
+            f"The linear fit explains too little (R² below {PREDICTION_MIN_R2}) "
+            "to predict from, so no predictions are listed.",
+        ]
+    elif sweep.predictions:
         lines += [
             "",
             "| N | Linear prediction | Actual variance | Deviation |",

@@ -71,8 +71,12 @@ def test_lockstep_round_runs_without_the_huge_state() -> None:
 
 
 def test_a_message_our_own_math_got_wrong_is_logged_not_sent() -> None:
+    from structlog.testing import capture_logs
+
     from entro_net.coordinator.server import encode_checked
 
-    assert encode_checked(_state("a", 0, 1e308), 65536) is None
-    assert encode_checked(_state("a", 0, float("nan")), 65536) is None
-    assert encode_checked(_state("a", 0, 0.3), 65536) is not None
+    with capture_logs() as logged:
+        assert encode_checked(_state("a", 0, 1e308), 65536) is None
+        assert encode_checked(_state("a", 0, float("nan")), 65536) is None
+        assert encode_checked(_state("a", 0, 0.3), 65536) is not None
+    assert [e["reason"] for e in logged] == ["out_of_range", "non_finite"]
