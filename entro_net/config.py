@@ -10,12 +10,29 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from entro_net.errors import ConfigError
 
 ENV_PREFIX = "ENTRO_NET_"
+
+
+def flag_named(field: str, flag: str) -> AliasChoices:
+    """Read ``field`` also from the variable named like its flag.
+
+    ``--staleness`` sets ``staleness_s``: ``ENTRO_NET_STALENESS`` works like
+    the flag, and ``ENTRO_NET_STALENESS_S`` (the field's name) still does.
+    """
+    return AliasChoices(field, ENV_PREFIX + flag.upper(), ENV_PREFIX + field.upper())
+
 
 # --- model constants (MODEL.md) -------------------------------------------
 PSI_TARGET = 0.339
@@ -268,12 +285,26 @@ class NetworkConfig(BaseSettings):
     node_id: str | None = None
     clock: Clock = Clock.FREE
     rate: float = Field(default=DEFAULT_RATE_HZ, gt=0.0, le=1000.0)
-    staleness_s: float = Field(default=1.0, gt=0.0)
-    lockstep_wait_s: float = Field(default=2.0, gt=0.0)
-    heartbeat_interval_s: float = Field(default=0.5, gt=0.0)
+    staleness_s: float = Field(
+        default=1.0, gt=0.0, validation_alias=flag_named("staleness_s", "staleness")
+    )
+    lockstep_wait_s: float = Field(
+        default=2.0,
+        gt=0.0,
+        validation_alias=flag_named("lockstep_wait_s", "lockstep_wait"),
+    )
+    heartbeat_interval_s: float = Field(
+        default=0.5,
+        gt=0.0,
+        validation_alias=flag_named("heartbeat_interval_s", "heartbeat_interval"),
+    )
     suspect_after: int = Field(default=3, ge=1)
     dead_after: int = Field(default=8, ge=2)
-    rejoin_backoff_max_s: float = Field(default=5.0, gt=0.0)
+    rejoin_backoff_max_s: float = Field(
+        default=5.0,
+        gt=0.0,
+        validation_alias=flag_named("rejoin_backoff_max_s", "rejoin_backoff_max"),
+    )
     max_message_bytes: int = Field(default=MAX_MESSAGE_BYTES, ge=1024)
     send_hwm: int = Field(default=1000, ge=1)
     linger_ms: int = Field(default=200, ge=0)

@@ -163,6 +163,9 @@ def _register_objectives(commands: Any) -> None:
         help="directory for the results (default %(default)s)",
     )
     add_model_flags(objectives)
+    for action in objectives._actions:
+        if action.dest == "law":
+            action.help = "measure one sync law (default: all three)"
     objectives.set_defaults(
         handler=run_objectives,
         source=Source.PLANT.value,

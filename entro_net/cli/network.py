@@ -222,7 +222,10 @@ def _register_coordinator(commands: Any) -> None:
         help="control port P (events on P+1; 0 picks free ports; default 5555)",
     )
     parser.add_argument(
-        "--bind-host", default=None, help="address to bind (default 0.0.0.0)"
+        "--bind-host",
+        default=None,
+        help="address to bind (default 0.0.0.0: every interface, for containers "
+        "and other machines; 127.0.0.1 keeps it on this host)",
     )
     parser.add_argument(
         "--advertise", default=None, help="host clients dial, written to --ready-file"
@@ -343,7 +346,8 @@ def _register_node(commands: Any) -> None:
     parser.add_argument(
         "--bind-host",
         default=None,
-        help="address the node's PUB binds (default 0.0.0.0)",
+        help="address the node's PUB binds (default 0.0.0.0: every interface, "
+        "for containers and other machines; 127.0.0.1 keeps it on this host)",
     )
     parser.add_argument(
         "--node-port",
