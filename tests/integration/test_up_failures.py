@@ -81,3 +81,21 @@ def test_a_node_dead_while_joining_does_not_hold_the_start_for_a_minute(
     assert "exited with code -9" in output
     summary = json.loads(summary_path.read_text())
     assert sorted(node.get("steps") or 0 for node in summary["nodes"])[1:] == [30, 30]
+
+
+@pytest.mark.parametrize(
+    ("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)]
+)
+def test_up_stopped_by_a_signal_exits_with_the_shells_status(
+    processes: Start, tmp_path: Path, signum: int, status: int
+) -> None:
+    proc, summary_path = _up(processes, tmp_path, "--clock", "free")
+    wait_for_log(tmp_path / "up.log", "nodes 3/3", timeout_s=30.0)
+
+    proc.send_signal(signum)  # type: ignore[attr-defined]
+
+    assert wait_exit(proc, 30.0) == status  # type: ignore[arg-type]
+    assert (
+        json.loads(summary_path.read_text())["stopped_by"]
+        == signal.Signals(signum).name.lower()
+    )
