@@ -172,7 +172,6 @@ def test_objectives_default_to_the_plant_with_the_llm_disturbance() -> None:
         (["--steps", "0"], "--steps must be > 0"),
         (["--steps", "-5"], "--steps must be > 0"),
         (["--law", "linear", "--kappa", "0.5", "--nodes", "5"], "unstable"),
-        (["--backend", "pigeon"], "unknown backend"),
         (["--source", "trace"], "needs --trace-dir"),
         (["--fault", "1:2"], "NODE:STEP:LEVEL"),
     ],
