@@ -237,15 +237,17 @@ def format_row(row: dict[str, Any]) -> str:
 def measure(
     points: list[tuple[int, float]],
     duration: float,
-    topology: str | None,
+    topologies: list[str | None],
     baseline: bool,
 ) -> list[dict[str, Any]]:
-    """Product then baseline at each point; prints each row as it comes."""
+    """Product (each topology) then baseline at each point; prints each row."""
     rows: list[dict[str, Any]] = []
     print(HEADER, flush=True)
     for n, rate in points:
-        sides = [("product", topology)] + ([("baseline", None)] if baseline else [])
-        pair: dict[str, dict[str, Any]] = {}
+        sides = [("product", topo) for topo in topologies]
+        sides += [("baseline", None)] if baseline else []
+        mine: list[dict[str, Any]] = []
+        bare: dict[str, Any] | None = None
         for side, topo in sides:
             log(f"{side} N={n} rate={rate:g} Hz for {duration:g} s")
             try:
@@ -255,15 +257,21 @@ def measure(
                     row = baseline_point(n, rate, duration)
             except (RuntimeError, MeshError, OSError) as exc:
                 row = {"side": side, "n": n, "rate_hz": rate, "error": str(exc)}
+                row["topology"] = topo or (
+                    "bare-mesh" if side == "baseline" else "default"
+                )
                 log(f"FAILED: {exc}")
-            pair[side] = row
+            if side == "product":
+                mine.append(row)
+            else:
+                bare = row
             rows.append(row)
             print(format_row(row), flush=True)
-        mine, bare = pair.get("product"), pair.get("baseline")
-        if mine and bare and "error" not in mine and "error" not in bare:
-            if mine["cpu_pct_mean"] and bare["cpu_pct_mean"]:
-                mine["cpu_vs_baseline"] = mine["cpu_pct_mean"] / bare["cpu_pct_mean"]
-            mine["baseline"] = {k: bare[k] for k in bare if k != "side"}
+        for row in mine:
+            if bare and "error" not in row and "error" not in bare:
+                if row["cpu_pct_mean"] and bare["cpu_pct_mean"]:
+                    row["cpu_vs_baseline"] = row["cpu_pct_mean"] / bare["cpu_pct_mean"]
+                row["baseline"] = {k: bare[k] for k in bare if k != "side"}
     return rows
 
 
@@ -287,9 +295,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--topology",
-        choices=("default", "mesh", "hub"),
+        choices=("default", "mesh", "hub", "both"),
         default="default",
-        help="the product's topology (default: whatever `up` defaults to)",
+        help="the product's topology; both: mesh and hub at every point "
+        "(default: whatever `up` defaults to)",
     )
     parser.add_argument(
         "--no-baseline", action="store_true", help="run only the product"
@@ -304,11 +313,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Headline figures of a grid: the target points and the cost ratios."""
+    """Headline figures of a grid, per topology: the target points, the cost
+    ratios, peak RSS and start-up time."""
+    labels = sorted({r["topology"] for r in rows if r["side"] == "product"})
+    return {label: summarize_one(rows, label) for label in labels}
+
+
+def summarize_one(rows: list[dict[str, Any]], topology: str) -> dict[str, Any]:
+    """Headline figures of one topology's rows."""
     mine = {
         (r["n"], r["rate_hz"]): r
         for r in rows
-        if r["side"] == "product" and "error" not in r
+        if r["side"] == "product" and "error" not in r and r["topology"] == topology
     }
     out: dict[str, Any] = {}
     for (n, rate), key in (((20, 50.0), "n20_50hz"), ((50, 10.0), "n50_10hz")):
@@ -344,8 +360,12 @@ def main(argv: list[str] | None = None) -> int:
             for r in _numbers(args.rates, float)
         ]
         duration = args.duration
-    topology = None if args.topology == "default" else args.topology
-    rows = measure(points, duration, topology, not args.no_baseline)
+    topologies: list[str | None] = [args.topology]
+    if args.topology == "default":
+        topologies = [None]
+    elif args.topology == "both":
+        topologies = ["mesh", "hub"]
+    rows = measure(points, duration, topologies, not args.no_baseline)
     payload = {
         "benchmark": "product_free",
         "duration_s": duration,

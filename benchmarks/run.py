@@ -27,6 +27,8 @@ from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 STOP_GRACE_S = 20.0
+DEFAULT_TOPOLOGY = {"product_free": "both", "lockstep": "default", "scale": "hub"}
+"""Which topology each part measures unless --topology says otherwise."""
 
 # (name, script, quick timeout s, full timeout s)
 PARTS = (
@@ -97,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         "--topology",
         choices=("default", "mesh", "hub"),
         default="default",
-        help="the product's topology for every part (default: `up`'s default)",
+        help="one topology for every part (default: product_free both, "
+        "lockstep `up`'s default, scale hub)",
     )
     args = parser.parse_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix="entro-net-bench-"))
@@ -109,9 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     statuses: dict[str, int] = {}
     headline: dict[str, Any] = {"quick": args.quick, "machine": info}
     for name, script, quick_timeout, full_timeout in PARTS:
-        flags = ["--json", str(out / f"{name}.json"), "--topology", args.topology]
+        flags = ["--json", str(out / f"{name}.json")]
+        topology = args.topology
+        if topology == "default":
+            topology = DEFAULT_TOPOLOGY.get(name, "default")
         if name == "simulator":
-            flags = flags[:2] + (["--no-reference"] if args.no_reference else [])
+            flags += ["--no-reference"] if args.no_reference else []
+        else:
+            flags += ["--topology", topology]
         if args.quick:
             flags.append("--quick")
         log(f"--- {name} ---")

@@ -325,6 +325,7 @@ class NetworkConfig(BaseSettings):
     status_interval_s: float = Field(default=2.0, gt=0.0)
     launcher: Launcher = Launcher.FORK
     topology: Topology = Topology.MESH
+    up_topology: Topology = Topology.HUB  # `up`'s, unless ENTRO_NET_TOPOLOGY says
     hub_wait_s: float = Field(default=0.005, gt=0.0)  # longest a state waits in the hub
     start_timeout_s: float = Field(default=60.0, gt=0.0)
     # CURVE encryption and authentication (docs/SECURITY.md); off without a key

@@ -64,7 +64,7 @@ def _add_network_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="mesh: every node dials every peer; hub: the coordinator relays "
         "each tick's states to all in one batch on port P+2 (coordinator and "
-        "nodes must agree; default mesh, or ENTRO_NET_TOPOLOGY)",
+        "nodes must agree; default mesh, for `up` hub; or ENTRO_NET_TOPOLOGY)",
     )
     group.add_argument(
         "--rate",
@@ -553,6 +553,9 @@ def _run_up(args: argparse.Namespace) -> int:
         launcher=args.launcher,
         **coordinator_settings(args),
     )
+    if args.topology is None and "ENTRO_NET_TOPOLOGY" not in os.environ:
+        # One machine: the hub measures best (README, Performance).
+        net = net.model_copy(update={"topology": net.up_topology})
     return run_up(args, model, net)
 
 

@@ -512,6 +512,7 @@ class Up:
             "n_nodes": self.plan.nodes,
             "seed": self.args.seed,
             "wall_seconds": round(time.monotonic() - self.started_at, 3),
+            "topology": self.net.topology.value,
             "startup": {
                 "launcher": self.net.launcher.value,
                 "launched_s": self.launched_s,

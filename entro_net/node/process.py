@@ -191,6 +191,8 @@ class NodeProcess:
             self.poller.register(self.hub_sub, zmq.POLLIN)
         self.hub_batches = 0
         self.hub_dropped = 0
+        self.hub_peers: set[str] = set()
+        """Peers' endpoints, dialled only while the coordinator (the hub) is lost."""
 
     @staticmethod
     def bind_pub(
@@ -336,11 +338,23 @@ class NodeProcess:
                 )
                 self.core.handle(leave, now)
 
+    def _hub_links(self, connect: list[str], disconnect: list[str]) -> None:
+        """With the hub, peers' states come from the coordinator: dial the
+        peers only while it is lost (the network then runs as a mesh), and
+        hang up once it is back."""
+        self.hub_peers.update(connect)
+        self.hub_peers.difference_update(disconnect)
+        connect.clear()
+        if self.core.started and not self.core.welcomed:
+            connect.extend(e for e in self.hub_peers if e not in self.dialled)
+        elif self.dialled:
+            disconnect.extend(self.dialled)
+
     def flush(self) -> None:
         """Send, dial and log what the core asked for."""
         out = self.core.drain()
         if self.hub_sub is not None:
-            out.connect.clear()  # peers' states come from the hub: no peer links
+            self._hub_links(out.connect, out.disconnect)
         for endpoint in out.disconnect:
             self._hang_up(endpoint)
         for endpoint in out.connect:
