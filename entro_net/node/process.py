@@ -163,6 +163,8 @@ class NodeProcess:
         self.guard.connect(self.dealer, self.control_endpoint, key)
         self.guard.connect(self.sub, self.events_endpoint, key)
         self.redial_due: float | None = None
+        self.peer_redials: dict[str, float] = {}
+        """Peer endpoints to dial again (their node refused our key), and when."""
         self.dialled: dict[str, tuple[zmq.Socket[bytes], str]] = {}
         """One SUB a peer (endpoint → socket, peer id): a state on it that
         claims another node's id is dropped as an impostor."""
@@ -258,15 +260,25 @@ class NodeProcess:
 
         ZeroMQ never dials again once the other side refused its key; the
         key may be added to the allow list later, so try again after
-        ``rejoin_backoff_max_s``.
+        ``rejoin_backoff_max_s``. A peer refuses a key it has not heard of
+        from the coordinator yet (``CURVE_KEY_WAIT_S``): dial it again soon.
         """
         for _, endpoint, failure in self.guard.handle(now):
             coordinator = endpoint in (self.control_endpoint, self.events_endpoint)
             if failure.key_refused and coordinator and self.redial_due is None:
                 self.redial_due = now + self.net.rejoin_backoff_max_s
+            elif failure.key_refused and endpoint in self.dialled:
+                due = now + self.net.heartbeat_interval_s
+                self.peer_redials.setdefault(endpoint, due)
         if self.redial_due is not None and now >= self.redial_due:
             self.redial_due = None
             self._redial_coordinator()
+        for endpoint, due in list(self.peer_redials.items()):
+            if now >= due:
+                del self.peer_redials[endpoint]
+                if endpoint in self.dialled:
+                    self._hang_up(endpoint)
+                    self._dial(endpoint)
 
     def _drain(
         self,
@@ -385,7 +397,7 @@ class NodeProcess:
         sock = self.ctx.socket(zmq.SUB)
         configure_socket(sock, self.net)
         sock.setsockopt(zmq.SUBSCRIBE, b"")
-        self.guard.dial(sock, "peer", "peer", watched=False)
+        self.guard.dial(sock, "peer", "peer", watched=self.guard.is_secure)
         if not self.guard.connect(sock, endpoint, self.core.peer_key(endpoint)):
             sock.close(linger=0)
             log.warning("peer_without_key", peer=peer, endpoint=endpoint)
@@ -397,6 +409,7 @@ class NodeProcess:
         dialled = self.dialled.pop(endpoint, None)
         if dialled is not None:
             self.poller.unregister(dialled[0])
+            self.guard.forget(dialled[0])
             dialled[0].close(linger=0)
 
     def _redial_coordinator(self) -> None:
