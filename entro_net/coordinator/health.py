@@ -5,6 +5,12 @@ reply within the timeout is an answer. For a node: any message on its PUB
 (it sends heartbeat copies every half second). Without an address, the check
 looks for ``entro-net node`` processes on this host (a node's container or
 pod) and checks their PUBs, and checks the coordinator when there are none.
+
+In secure mode (``ENTRO_NET_CURVE_SECRET`` set, as in the process's own
+container) the probe dials with that key: a node admits its own key on its
+PUB, the coordinator its own on the control socket, so the check needs no
+extra key; it pins ``ENTRO_NET_COORDINATOR_KEY`` when it checks a coordinator
+from a node's container.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ import zmq
 
 from entro_net.config import NetworkConfig
 from entro_net.protocol import Heartbeat, NodeState, encode
+from entro_net.security.curve import dial_as
+from entro_net.security.keys import load_keypair, load_public_key
 
 PROBE_ID = "health-probe"
 
@@ -29,6 +37,7 @@ def check_coordinator(endpoint: str, timeout_s: float, net: NetworkConfig) -> bo
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.MAXMSGSIZE, net.max_message_bytes)
     try:
+        _dial_securely(sock, net, coordinator=True)
         sock.connect(endpoint)
         probe = Heartbeat(
             node=f"{PROBE_ID}-{os.getpid()}",
@@ -45,6 +54,20 @@ def check_coordinator(endpoint: str, timeout_s: float, net: NetworkConfig) -> bo
         ctx.term()
 
 
+def _dial_securely(
+    sock: zmq.Socket[bytes], net: NetworkConfig, *, coordinator: bool
+) -> None:
+    """Secure mode: dial with this container's own key (see the module doc)."""
+    if net.curve_secret is None:
+        return
+    own = load_keypair(net.curve_secret)
+    server = own.public
+    if coordinator and net.coordinator_key is not None:
+        server = load_public_key(net.coordinator_key)
+    dial_as(sock, own)
+    sock.setsockopt(zmq.CURVE_SERVERKEY, server)
+
+
 def check_node(endpoint: str, timeout_s: float, net: NetworkConfig) -> bool:
     """Whether the node whose PUB is ``endpoint`` sends anything in time."""
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
@@ -53,6 +76,7 @@ def check_node(endpoint: str, timeout_s: float, net: NetworkConfig) -> bool:
     sock.setsockopt(zmq.MAXMSGSIZE, net.max_message_bytes)
     sock.setsockopt(zmq.SUBSCRIBE, b"")
     try:
+        _dial_securely(sock, net, coordinator=False)
         sock.connect(endpoint)
         return bool(sock.poll(int(timeout_s * 1000), zmq.POLLIN))
     finally:
@@ -115,6 +139,7 @@ def check_nodes(endpoints: Sequence[str], timeout_s: float, net: NetworkConfig) 
     sock.setsockopt(zmq.MAXMSGSIZE, net.max_message_bytes)
     sock.setsockopt(zmq.SUBSCRIBE, b"")
     try:
+        _dial_securely(sock, net, coordinator=False)
         for endpoint in endpoints:
             sock.connect(endpoint)
         return bool(sock.poll(int(timeout_s * 1000), zmq.POLLIN))
