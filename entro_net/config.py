@@ -87,6 +87,7 @@ FLOOD_BURST = 500  # messages one sender may send at once above that rate
 MAX_TRACKED_SENDERS = 4096  # senders a receiver keeps sequence and flood state for
 CURVE_KEY_WAIT_S = 3.0  # a node's PUB holds a key the coordinator may vouch for
 MAX_NODE_INDEX = 4095  # highest node index (a column of every node vector)
+MAX_STEP = 2**53  # highest step a state may carry (joiners start a margin past it)
 TRANSPORT_MAX_FACTOR = 4  # ZeroMQ cuts frames past this many max_message_bytes
 
 # --- wire bounds (PROTOCOL.md §4, reason out_of_range) -------------------------

@@ -44,6 +44,7 @@ from numpy.typing import NDArray
 
 from entro_net.config import (
     MAX_NODE_INDEX,
+    MAX_STEP,
     PSI_ABS_MAX,
     Clock,
     ModelConfig,
@@ -494,7 +495,7 @@ class CoordinatorCore:
         member = self.members.get(msg.node)
         if member is None or msg.incarnation != member.incarnation:
             return
-        if not _is_sane(msg):
+        if not _is_sane(msg) or msg.step > MAX_STEP:
             self._reject("out_of_range", msg.node)
             return
         self.states_seen += 1
@@ -700,8 +701,7 @@ class CoordinatorCore:
                 opened is None
                 or now - opened < wait
                 or any(
-                    now - m.arrived < wait and m.max_step + 1 >= step
-                    for m in missing
+                    now - m.arrived < wait and m.max_step + 1 >= step for m in missing
                 )
             ):
                 return
@@ -857,7 +857,7 @@ class CoordinatorCore:
                     "key": m.key,
                 }
                 for m in self.members.values()
-                if m.left_at is None and m.status is not MemberStatus.DEAD
+                if m.left_at is None
             ],
         }
 

@@ -38,6 +38,7 @@ from numpy.typing import NDArray
 
 from entro_net.config import (
     MAX_NODE_INDEX,
+    MAX_STEP,
     PSI_TARGET,
     WEIGHTS_START,
     Clock,
@@ -511,6 +512,9 @@ class NodeCore:
     def _on_state(self, msg: State, now: float) -> None:
         peer = self.peers.get(msg.node)
         if peer is None or msg.incarnation != peer.incarnation:
+            return
+        if msg.step > MAX_STEP:
+            self._event("warning", "state_rejected", peer=msg.node, step=msg.step)
             return
         if peer.latest is None:
             self._event("info", "peer_heard", peer=msg.node, step=msg.step)

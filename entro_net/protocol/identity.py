@@ -28,8 +28,9 @@ class SenderBinding:
     The first message on a connection binds it to its ``node``. After that,
     a message on that connection for another node is refused, and so is a
     message for a bound node on a different connection, unless it is a
-    hello whose incarnation is at least the bound one (the node restarted
-    or reconnected), which moves the binding to the new connection.
+    hello whose incarnation is at least the bound one, or any message of a
+    newer incarnation (the node restarted or reconnected), which moves the
+    binding to the new connection.
     """
 
     def __init__(self, max_connections: int = MAX_TRACKED_SENDERS) -> None:
@@ -51,7 +52,11 @@ class SenderBinding:
 
         owner = self._conn_of.get(msg.node)
         if owner is not None:
-            is_takeover = isinstance(msg, Hello) and msg.incarnation >= owner[1]
+            # A hello, or anything from a newer incarnation (a restarted node
+            # whose hello was lost before its link was up), moves the binding.
+            is_takeover = msg.incarnation > owner[1] or (
+                isinstance(msg, Hello) and msg.incarnation >= owner[1]
+            )
             if not is_takeover:
                 return False
             self._node_of.pop(owner[0], None)

@@ -67,3 +67,19 @@ def test_binding_keeps_a_bounded_number_of_connections() -> None:
     assert binding.node_of("c0") is None
     assert binding.node_of("c4") == "node-4"
     assert binding.check("c9", a_state(node="node-0"))
+
+
+def test_a_heartbeat_of_a_newer_incarnation_moves_the_binding() -> None:
+    # A restarted node whose first hello was lost before its link came up.
+    from entro_net.protocol import Heartbeat, NodeState
+    from entro_net.protocol.identity import SenderBinding
+
+    binding = SenderBinding()
+    old = Heartbeat(node="a", incarnation=1, seq=0, ts=0.0, step=0,
+                    state=NodeState.ACTIVE)  # fmt: skip
+    newer = old.model_copy(update={"incarnation": 2})
+
+    assert binding.check(b"old", old)
+    assert not binding.check(b"other", old), "same incarnation elsewhere"
+    assert binding.check(b"new", newer)
+    assert binding.node_of(b"new") == "a"
