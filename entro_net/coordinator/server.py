@@ -27,6 +27,7 @@ from entro_net.coordinator.snapshot import load_snapshot, save_snapshot
 from entro_net.errors import EntroNetError, ProtocolError
 from entro_net.protocol import (
     Decoder,
+    DropReason,
     Heartbeat,
     Hello,
     Leave,
@@ -271,7 +272,10 @@ class CoordinatorServer:
             except zmq.Again:
                 return
             if len(parts) != 2:
-                self._dropped("malformed_envelope")
+                # One protocol message is one frame (PROTOCOL.md §1).
+                self.control_decoder.received += 1
+                self.control_decoder.drops[DropReason.GARBAGE] += 1
+                self._dropped(DropReason.GARBAGE.value)
                 continue
             conn, frame = parts
             now = time.monotonic()
