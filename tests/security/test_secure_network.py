@@ -518,3 +518,29 @@ def test_a_key_added_to_the_allow_list_joins_without_restarting_anything(
         e["member"] for e in events(tmp_path / "coordinator.log", "member_joined")
     ]
     assert joined == ["node-7"]
+
+
+def test_up_secure_runs_over_the_hub_topology_too(
+    processes: Start, tmp_path: Path
+) -> None:
+    from tests.integration.conftest import run_up
+
+    summary = run_up(
+        processes,
+        tmp_path,
+        "--secure",
+        "--topology",
+        "hub",
+        "--clock",
+        "lockstep",
+        "--nodes",
+        "3",
+        "--steps",
+        "40",
+    )
+
+    assert [node["steps"] for node in summary["nodes"]] == [40, 40, 40]
+    logs = sorted((tmp_path / "logs").glob("node-*.log"))
+    assert len(logs) == 3
+    for log in logs:
+        assert events(log, "node_listening")[0]["secure"] is True
