@@ -101,6 +101,8 @@ def read_seen(path: Path) -> Seen:
     stats = ReadStats()
     messages: list[tuple[float, Message]] = []
     undecodable = 0
+    if not path.exists():
+        return Seen(messages, undecodable, stats)  # not started yet
     for record in read_recording(path, stats=stats):
         try:
             messages.append((record.ts, decode(record.frame)))

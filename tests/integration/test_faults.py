@@ -41,7 +41,7 @@ def free_port() -> int:
 
 HEALTHY = ["node-0", "node-1", "node-2", "node-3"]
 FAULTY = "node-4"
-MODEL_FLAGS = ["--source", "plant", "--fault", "4:40:2.0"]
+MODEL_FLAGS = ["--source", "scraper", "--fault", "4:40:2.0"]
 NODE0_PORT = free_port()
 """node-0 binds a fixed port, so its restart reuses the endpoint."""
 SLACK_S = 1.5
