@@ -31,6 +31,7 @@ from tests.integration.faultlab import (
     DEAD_S,
     FAILURE_FLAGS,
     Seen,
+    measured,
     read_seen,
     wait_until,
 )
@@ -179,6 +180,7 @@ def test_partition_cuts_nodes_off_and_heals(net: Net) -> None:
     assert during and max(during) > mark + DEAD_S - 0.5, "the rest went on"
     assert all(net.nodes[n].popen.poll() is None for n in cut)
     assert back > step_at_cut + 20, "a cut-off node kept stepping alone"
+    measured("partition healed: cut nodes heard again", took)
     assert took <= ACTIVE_AGAIN_S, f"active again after {took:.2f} s"
     for name in cut:
         alive = named(net.coordinator, "member_alive", member=name)
@@ -246,6 +248,7 @@ def test_node_cut_off_from_its_isolation_learns_it_by_epoch_once_back(
         return flagged[0] if flagged else None
 
     learned_at = wait_until(learned, ACTIVE_AGAIN_S + 5.0, "node-3 learns it")
+    measured("missed decision: learned after the cut", learned_at - restored)
 
     assert missed and not any(s.isolated for _, s in missed), "it missed it"
     assert knew == [] and others_knew
@@ -286,6 +289,7 @@ def test_coordinator_back_on_another_address_behind_the_same_name(net: Net) -> N
 
     welcomes = wait_until(rejoined, 2 * ACTIVE_AGAIN_S + 10.0, "every node rejoins")
     took = time.time() - moved
+    measured("coordinator moved: every node rejoined", took)
     net.wait_active(everyone, time.time(), ACTIVE_AGAIN_S)
     restored = named(restarted, "state_restored")
     redialled = [named(net.nodes[n], "coordinator_redialled") for n in everyone]

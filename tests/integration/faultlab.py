@@ -52,6 +52,11 @@ cores)."""
 STOP_TIMEOUT_S = 10.0
 
 
+def measured(what: str, seconds: float) -> None:
+    """Print one measured figure (``pytest -s`` shows them; docs/FAULTS.md)."""
+    print(f"MEASURED {what}: {seconds:.2f} s")
+
+
 def wait_until(check: Callable[[], T | None], timeout_s: float, what: str) -> T:
     """Poll ``check`` until it returns something true; fail naming ``what``."""
     deadline = time.monotonic() + timeout_s

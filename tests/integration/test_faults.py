@@ -27,6 +27,7 @@ from tests.integration.faultlab import (
     SUSPECT_S,
     FaultLab,
     assert_recording_whole,
+    measured,
     wait_until,
 )
 
@@ -69,6 +70,7 @@ def assert_whole_again(lab: FaultLab, since: float) -> float:
     """Every node active after ``since`` within the bound; the recording
     whole; only the faulty node ever isolated. Returns the seconds it took."""
     took = lab.wait_active(HEALTHY, since, ACTIVE_AGAIN_S + 5.0)
+    measured("every node active again", took)
     seen = assert_recording_whole(lab)
     assert took <= ACTIVE_AGAIN_S, f"active again after {took:.2f} s"
     assert seen.isolated_targets() == {FAULTY}, "a healthy node was isolated"
@@ -125,6 +127,7 @@ def test_sigkilled_node_is_suspect_then_dead_and_the_others_go_on(
         "node-2 dead",
     )
     dead_s = time.time() - killed_at
+    measured("SIGKILL: dead after", dead_s)
     suspect = coordinator_events(lab, "heartbeat_missed", "node-2", mark)
     others = lab.seen().states("node-0", killed_at)
     lab.nodes["node-2"].popen.wait(5.0)
@@ -148,6 +151,7 @@ def test_node_paused_between_suspect_and_dead_is_only_suspect(lab: FaultLab) -> 
     node.signal(signal.SIGCONT)
     resumed = time.time()
     took = lab.wait_active(["node-1"], resumed, ACTIVE_AGAIN_S)
+    measured("SIGSTOP 1.0 s: stepping again after SIGCONT", took)
     time.sleep(0.5)
 
     assert coordinator_events(lab, "heartbeat_missed", "node-1", mark)
@@ -187,6 +191,7 @@ def test_node_restarted_at_once_under_its_id_replaces_the_old_member(
     restarted = time.time()
     lab.start_node("node-0", 0, *MODEL_FLAGS, "--node-port", str(port))
     took = lab.wait_active(["node-0"], restarted, ACTIVE_AGAIN_S)
+    measured("restart under the same id: new process heard", took)
     new = wait_until(
         lambda: (lab.seen().member_incarnation("node-0") or 0) > (old or 0) or None,
         5.0,
@@ -224,8 +229,17 @@ def test_coordinator_killed_and_restarted_restores_membership_theta_and_epochs(
     back_at = time.time()
     restored = wait_until(lambda: restarted.named("state_restored"), 10.0, "restore")
     took = lab.wait_active([*HEALTHY, FAULTY], back_at, ACTIVE_AGAIN_S)
+
+    def every_welcome() -> list[list[dict[str, Any]]] | None:
+        found = [lab.nodes[n].named("welcomed", rejoin=True) for n in HEALTHY]
+        return found if all(found) else None
+
+    rejoined = wait_until(every_welcome, ACTIVE_AGAIN_S, "every node re-registered")
+    registered_s = time.time() - back_at
     time.sleep(1.0)
     after = lab.seen()
+    measured("coordinator restart: states at the new coordinator", took)
+    measured("coordinator restart: every node re-registered", registered_s)
 
     assert all(lost), "every node noticed the silence"
     assert restored[0]["members"] == 5
@@ -237,9 +251,7 @@ def test_coordinator_killed_and_restarted_restores_membership_theta_and_epochs(
     ), "nodes kept their θ_net, and the restored coordinator went on from it"
     joined = restarted.named("member_joined")
     assert joined == [], "nobody is a new member: the restart restored them"
-    rejoined = [lab.nodes[n].named("welcomed", rejoin=True) for n in HEALTHY]
-    assert all(rejoined), "every node re-registered"
-    assert rejoined[0][-1]["isolated"] == [FAULTY]
+    assert all(r[-1]["isolated"] == [FAULTY] for r in rejoined)
     assert after.stats.records > records_before
     assert took <= ACTIVE_AGAIN_S
     assert_whole_again(lab, back_at)
