@@ -287,6 +287,7 @@ class CoordinatorCore:
         node id stays bound to the key it joined with while the member lives.
         """
         if msg.node == self.node_id:
+            self.refused_hellos += 1
             self._event("warning", "hello_reserved_id", node=msg.node, key=key)
             return
         old = self.members.get(msg.node)
@@ -294,6 +295,7 @@ class CoordinatorCore:
             self._event("info", "stale_hello", node=msg.node)
             return
         if old is not None and _bound_to_another_key(old, key):
+            self.refused_hellos += 1
             self._event(
                 "warning",
                 "hello_key_mismatch",

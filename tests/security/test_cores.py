@@ -61,6 +61,7 @@ def test_another_key_cannot_take_over_a_live_members_id() -> None:
     assert core.members["a"].incarnation == 1
     assert not out.reply
     assert [name for _, name, _ in out.events] == ["hello_key_mismatch"]
+    assert core.refused_hellos == 1  # the server then unbinds the claimant
 
 
 def test_the_same_key_may_restart_its_node_with_a_newer_incarnation() -> None:
@@ -81,6 +82,7 @@ def test_no_node_may_join_under_the_coordinators_own_id() -> None:
 
     assert core.node_id not in core.members
     assert [name for _, name, _ in out.events] == ["hello_reserved_id"]
+    assert core.refused_hellos == 1
 
 
 def _welcomed_node() -> tuple[NodeCore, str, int]:
