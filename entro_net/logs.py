@@ -8,11 +8,25 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, TextIO, cast
 
 import structlog
 
 LEVELS = ("debug", "info", "warning", "error")
+
+
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is at the time of each write.
+
+    Binding the stream object at configure time would keep writing to a
+    stream that was since replaced and closed (test capture, daemons).
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def configure(
@@ -48,7 +62,9 @@ def configure(
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(
+            file=cast(TextIO, _CurrentStderr())
+        ),
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.clear_contextvars()
