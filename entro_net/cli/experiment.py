@@ -266,15 +266,18 @@ def run_sweep(args: argparse.Namespace) -> int:
     experiments.backend_for(args.backend)
     inputs = source_inputs(config, args.trace_dir, max(plan.nodes))
 
-    with BackgroundPlotter(enabled=not args.no_plot) as plotter, phases(3) as advance:
+    with phases(3) as advance:
         advance(f"simulating {len(plan.runs())} runs of {plan.steps} steps")
         result = experiments.simulate_sweep(plan, args.backend, inputs)
-        advance("fitting")
-        sweep = experiments.summarise_sweep(plan, result, args.backend)
-        advance("writing" if args.no_plot else "writing and plotting")
-        written = report.write_sweep(
-            sweep, args.out, plot=not args.no_plot, run=plotter.run
-        )
+        # The plotting child starts now, so it loads matplotlib while this
+        # process loads scipy and fits, not while it simulates.
+        with BackgroundPlotter(enabled=not args.no_plot) as plotter:
+            advance("fitting")
+            sweep = experiments.summarise_sweep(plan, result, args.backend)
+            advance("writing" if args.no_plot else "writing and plotting")
+            written = report.write_sweep(
+                sweep, args.out, plot=not args.no_plot, run=plotter.run
+            )
 
     print(report.sweep_markdown(sweep), end="")
     print("\nwrote " + ", ".join(str(path) for path in written))
