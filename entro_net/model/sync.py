@@ -38,6 +38,8 @@ def count(mask: Mask) -> NDArray[np.int64]:
 
 def masked_mean(values: Array, mask: Mask) -> Array:
     """Mean over the masked nodes; 0 where none is masked."""
+    if mask.shape[-1] and np.all(mask):
+        return np.mean(values, axis=-1)
     n = count(mask)
     total = np.sum(np.where(mask, values, 0.0), axis=-1)
     return np.divide(total, n, out=np.zeros_like(total), where=n > 0)
@@ -45,6 +47,8 @@ def masked_mean(values: Array, mask: Mask) -> Array:
 
 def masked_var(values: Array, mask: Mask) -> Array:
     """Population variance over the masked nodes (divide by n); 0 if none."""
+    if mask.shape[-1] and np.all(mask):
+        return np.var(values, axis=-1)
     mean = masked_mean(values, mask)
     dev = np.where(mask, values - mean[..., None], 0.0)
     n = count(mask)

@@ -432,7 +432,10 @@ class Simulator:
         config = self.config
         if not config.isolation:
             return present, []
-        over = (present & (raw > config.psi_critical)).astype(np.int64)
+        high = raw > config.psi_critical
+        if not np.any(high):
+            return present, []
+        over = (present & high).astype(np.int64)
         total = np.cumsum(over, axis=1)
         lagged = np.zeros_like(total)
         lagged[:, FAULT_WINDOW:] = total[:, :-FAULT_WINDOW]
