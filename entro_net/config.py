@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from entro_net.errors import ConfigError
 
 ENV_PREFIX = "ENTRO_NET_"
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def flag_named(field: str, flag: str) -> AliasChoices:

@@ -12,8 +12,6 @@ from typing import Any, TextIO, cast
 
 import structlog
 
-LEVELS = ("debug", "info", "warning", "error")
-
 
 class _CurrentStderr:
     """Whatever ``sys.stderr`` is at the time of each write.

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from entro_net.config import (
     ENV_PREFIX,
+    LOG_LEVELS,
     MAX_UP_NODES,
     Disturbance,
     Fault,
@@ -403,3 +404,19 @@ def check_network_size(
                 f"--fault {fault.node}:{fault.step}:{fault.level}: node "
                 f"{fault.node} does not exist with --nodes {nodes} (0..{nodes - 1})"
             )
+
+
+def add_log_flags(parser: argparse._ActionsContainer, default_level: str) -> None:
+    """``--log-level`` and ``--log-json`` (entro_net.logs does the rest)."""
+    parser.add_argument(
+        "--log-level",
+        choices=list(LOG_LEVELS),
+        default=default_level,
+        help="lowest log level written to stderr (default %(default)s)",
+    )
+    parser.add_argument(
+        "--log-json",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="JSON log lines (default: only when stderr is not a terminal)",
+    )

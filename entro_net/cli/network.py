@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from entro_net.cli.common import (
+    add_log_flags,
     add_model_flags,
     check_host,
     check_writable,
@@ -90,18 +91,7 @@ def _add_network_flags(parser: argparse.ArgumentParser) -> None:
         help="lockstep: longest wait for a silent peer's reading (default 2.0)",
     )
     _add_failure_flags(parser)
-    group.add_argument(
-        "--log-level",
-        choices=["debug", "info", "warning", "error"],
-        default="info",
-        help="lowest log level written to stderr (default %(default)s)",
-    )
-    group.add_argument(
-        "--log-json",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="JSON log lines (default: only when stderr is not a terminal)",
-    )
+    add_log_flags(group, "info")
 
 
 def _add_failure_flags(parser: argparse.ArgumentParser) -> None:

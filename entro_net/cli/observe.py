@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from entro_net.cli.common import add_log_flags
 from entro_net.config import NetworkConfig
 from entro_net.errors import ConfigError
 
@@ -88,18 +89,7 @@ def _add_common(parser: argparse.ArgumentParser, *, coordinator: bool) -> None:
             "(default tcp://127.0.0.1:5555, or ENTRO_NET_COORDINATOR)",
         )
         add_curve_client_flags(parser)
-    parser.add_argument(
-        "--log-level",
-        choices=["debug", "info", "warning", "error"],
-        default="warning",
-        help="lowest log level written to stderr (default %(default)s)",
-    )
-    parser.add_argument(
-        "--log-json",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="JSON log lines (default: only when stderr is not a terminal)",
-    )
+    add_log_flags(parser, "warning")
 
 
 def add_curve_client_flags(parser: argparse.ArgumentParser) -> None:
