@@ -12,6 +12,7 @@ the recording is the witness, as in tests/integration/faultlab.py.
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import sys
 import time
@@ -211,6 +212,7 @@ def drop_events_to(net: Net, host: Host, on: bool) -> None:
        str(PORT + 1), "0xffff", "flowid", "1:20")  # fmt: skip
 
 
+@pytest.mark.skipif(shutil.which("tc") is None, reason="needs tc (iproute2)")
 def test_node_cut_off_from_its_isolation_learns_it_by_epoch_once_back(
     net: Net,
 ) -> None:

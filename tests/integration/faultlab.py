@@ -220,6 +220,11 @@ class FaultLab:
         ``after`` (wall clock); return the seconds that took at most."""
 
         def latest() -> float | None:
+            for name in names:
+                proc = self.nodes[name]
+                if proc.popen.poll() is not None:
+                    tail = proc.log_path.read_text(errors="replace")[-2000:]
+                    raise AssertionError(f"{name} exited: {tail}")
             seen = self.seen()
             firsts = []
             for name in names:

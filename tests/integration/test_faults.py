@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import signal
 import socket
 import time
@@ -35,9 +36,16 @@ pytestmark = pytest.mark.integration
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A free port below the ephemeral range (outgoing connections never take it)."""
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port below 32000")
 
 
 HEALTHY = ["node-0", "node-1", "node-2", "node-3"]
@@ -133,7 +141,7 @@ def test_sigkilled_node_is_suspect_then_dead_and_the_others_go_on(
     lab.nodes["node-2"].popen.wait(5.0)
     lab.start_node("node-2", 2, *MODEL_FLAGS)
 
-    assert suspect and suspect[0]["silent_s"] >= SUSPECT_S
+    assert suspect and suspect[0]["silent_s"] >= SUSPECT_S - 0.001  # rounded to ms
     # Silence counts from the last beat, up to one interval before the kill.
     assert DEAD_S - HEARTBEAT_S <= dead_s <= DEAD_S + SLACK_S
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(others)]
