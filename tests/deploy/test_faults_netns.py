@@ -262,7 +262,8 @@ def test_node_cut_off_from_its_isolation_learns_it_by_epoch_once_back(
 
 def test_coordinator_back_on_another_address_behind_the_same_name(net: Net) -> None:
     old = net.coordinator_host
-    everyone = [*NODES, LATE]
+    everyone = [n for n in [*NODES, LATE] if n in net.nodes]
+    isolated = [LATE] if LATE in net.nodes else []  # the test before made it
     # The old address goes silent (no reset reaches the nodes), then the
     # process dies; the name now points at a new namespace.
     net.lab.set_link(old, up=False)
@@ -296,9 +297,9 @@ def test_coordinator_back_on_another_address_behind_the_same_name(net: Net) -> N
     restored = named(restarted, "state_restored")
     redialled = [named(net.nodes[n], "coordinator_redialled") for n in everyone]
 
-    assert restored and restored[0]["isolated"] == [LATE]
-    assert restored[0]["epoch"] >= 1
+    assert restored and restored[0]["isolated"] == isolated
+    assert restored[0]["epoch"] >= len(isolated)
     assert all(redialled), "every node dialled the name afresh"
-    assert all(w["isolated"] == [LATE] for w in welcomes)
+    assert all(w["isolated"] == isolated for w in welcomes)
     assert took <= 2 * ACTIVE_AGAIN_S, f"all back after {took:.2f} s"
     net.assert_whole()
