@@ -240,7 +240,15 @@ class NodeProcess:
             ready = dict(self.poller.poll(int(wait * 1000)))
             self._guard(time.monotonic())
             if self.sub in ready:
-                self._drain(self.sub, self.sub_decoder, control=False)
+                # This SUB dials the coordinator's event stream alone: once its
+                # id is known, its backlog after a pause is not a flood. (Not
+                # so the DEALER: a new coordinator's welcome must get through.)
+                self._drain(
+                    self.sub,
+                    self.sub_decoder,
+                    control=False,
+                    link=self.core.coordinator_id,
+                )
             if self.dealer in ready:
                 self._drain(self.dealer, self.control_decoder, control=True)
             if self.hub_sub is not None and self.hub_sub in ready:
@@ -287,14 +295,17 @@ class NodeProcess:
         *,
         control: bool,
         peer: str | None = None,
+        link: str | None = None,
     ) -> None:
+        """Take what ``sock`` holds; ``peer`` (a member's own link) or ``link``
+        (the coordinator's stream) names the only sender it may carry."""
         for _ in range(RECV_BATCH):
             try:
                 frame = sock.recv(zmq.NOBLOCK)
             except zmq.Again:
                 return
             now = time.monotonic()
-            msg = decoder.feed(frame, now=now, expect_node=peer)
+            msg = decoder.feed(frame, now=now, expect_node=peer or link)
             if msg is None:
                 reason = str(decoder.last_drop)
                 count = self.warn.admit(reason, now)
