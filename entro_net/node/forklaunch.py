@@ -107,6 +107,10 @@ class ForkedNode:
         order = json.dumps({"argv": argv, "log": str(log)}).encode()
         try:
             os.write(self._pipe, order)
+        except BrokenPipeError:
+            # The child died before its order came (killed from outside);
+            # its exit status, which `up` polls, tells what happened.
+            pass
         finally:
             self.release()
 
