@@ -19,6 +19,8 @@ from entro_net.model.network import sync_readings
 from entro_net.model.sync import SeedLawState, check_kappa, masked_mean
 from entro_net.model.threshold import ThresholdState, clip_theta
 
+_DEFAULTS = ModelConfig()
+
 
 def _row(values: Sequence[float], n_nodes: int) -> np.ndarray:
     row = np.asarray(values, dtype=float).reshape(1, -1)
@@ -101,7 +103,10 @@ class CollectiveAEW:
     """Collective-AEW for every node of a network, stepped together."""
 
     def __init__(
-        self, eta: float = 0.01, target: float = PSI_TARGET, beta: float = 0.3
+        self,
+        eta: float = _DEFAULTS.eta,
+        target: float = PSI_TARGET,
+        beta: float = _DEFAULTS.beta,
     ) -> None:
         if target != PSI_TARGET:
             raise ConfigError(f"the model's Ψ target is fixed at {PSI_TARGET}")
@@ -134,7 +139,11 @@ class CollectiveAEW:
 class NetThreshold:
     """θ_net = clip(θ_base + γ·mean recent Var, 1.0, 2.5)."""
 
-    def __init__(self, theta_base: float = 1.4, gamma: float = 2.5) -> None:
+    def __init__(
+        self,
+        theta_base: float = _DEFAULTS.theta_base,
+        gamma: float = _DEFAULTS.gamma,
+    ) -> None:
         self.theta_base = theta_base
         self.gamma = gamma
         self._state = ThresholdState.start(1)

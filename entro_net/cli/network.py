@@ -33,7 +33,14 @@ from entro_net.cli.observe import (
     coordinator_settings,
     curve_settings,
 )
-from entro_net.config import Clock, Launcher, ModelConfig, NetworkConfig, Topology
+from entro_net.config import (
+    DEFAULT_PORT,
+    Clock,
+    Launcher,
+    ModelConfig,
+    NetworkConfig,
+    Topology,
+)
 from entro_net.errors import ConfigError
 
 EXIT_UNHEALTHY = 1
@@ -209,7 +216,8 @@ def _register_coordinator(commands: Any) -> None:
         "--port",
         type=int,
         default=None,
-        help="control port P (events on P+1; 0 picks free ports; default 5555)",
+        help="control port P (events on P+1; 0 picks free ports; "
+        f"default {DEFAULT_PORT})",
     )
     parser.add_argument(
         "--bind-host",
@@ -325,7 +333,8 @@ def _register_node(commands: Any) -> None:
         "--coordinator",
         default=None,
         metavar="tcp://HOST:PORT",
-        help="the coordinator's control endpoint (default tcp://127.0.0.1:5555)",
+        help="the coordinator's control endpoint "
+        f"(default tcp://127.0.0.1:{DEFAULT_PORT})",
     )
     parser.add_argument(
         "--advertise",
@@ -562,7 +571,7 @@ def _register_health(commands: Any) -> None:
         "--port",
         type=int,
         default=None,
-        help="the coordinator's control port (default 5555)",
+        help=f"the coordinator's control port (default {DEFAULT_PORT})",
     )
     parser.add_argument(
         "--node",

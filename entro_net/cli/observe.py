@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from entro_net.cli.common import add_log_flags
-from entro_net.config import NetworkConfig
+from entro_net.config import DEFAULT_PORT, NetworkConfig
 from entro_net.errors import ConfigError
 
 DEFAULT_REFRESH_HZ = 4.0
@@ -86,7 +86,7 @@ def _add_common(parser: argparse.ArgumentParser, *, coordinator: bool) -> None:
             default=None,
             metavar="tcp://HOST:PORT",
             help="the coordinator's control endpoint; its event stream is PORT+1 "
-            "(default tcp://127.0.0.1:5555, or ENTRO_NET_COORDINATOR)",
+            f"(default tcp://127.0.0.1:{DEFAULT_PORT}, or ENTRO_NET_COORDINATOR)",
         )
         add_curve_client_flags(parser)
     add_log_flags(parser, "warning")

@@ -20,7 +20,12 @@ from typing import Any
 import structlog
 import zmq
 
-from entro_net.config import TRANSPORT_MAX_FACTOR, NetworkConfig, Topology
+from entro_net.config import (
+    DEFAULT_PORT,
+    TRANSPORT_MAX_FACTOR,
+    NetworkConfig,
+    Topology,
+)
 from entro_net.coordinator.core import CoordinatorCore
 from entro_net.coordinator.hub import StateHub
 from entro_net.coordinator.snapshot import load_snapshot, save_snapshot
@@ -110,7 +115,7 @@ class CoordinatorServer:
         net: NetworkConfig,
         *,
         host: str = "0.0.0.0",
-        port: int = 5555,
+        port: int = DEFAULT_PORT,
         advertise: str = "127.0.0.1",
     ) -> None:
         self.core = core
