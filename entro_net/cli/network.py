@@ -519,6 +519,7 @@ def _register_up(commands: Any) -> None:
     add_model_flags(parser)
     parser.add_argument("--model-json", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--repeat", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--late", default=None, help=argparse.SUPPRESS)
     parser.set_defaults(handler=_run_up)
 
 

@@ -255,6 +255,27 @@ def child_env() -> dict[str, str]:
     return env
 
 
+def parse_late(text: str | None, plan: Plan) -> dict[int, int]:
+    """``INDEX:STEP``: node INDEX is held back until the network's STEP.
+
+    Raises:
+        ConfigError: not two integers, or outside the network and the run.
+    """
+    if not text:
+        return {}
+    try:
+        index, step = (int(part) for part in text.split(":"))
+    except ValueError:
+        raise ConfigError(f"--late: expected INDEX:STEP, got {text!r}") from None
+    last = plan.steps if plan.steps is not None else step + 1
+    if not (0 <= index < plan.nodes and 0 < step < last):
+        raise ConfigError(
+            f"--late {text}: the node must be below {plan.nodes} and the step "
+            f"inside the run (0 < step < {last})"
+        )
+    return {index: step}
+
+
 class Up:
     """The running network: coordinator, children, status and summary."""
 
@@ -265,6 +286,7 @@ class Up:
         self.model = model
         self.net = net
         self.plan = make_plan(args, model)
+        self.late = parse_late(getattr(args, "late", None), self.plan)
         net = self.net = secure_settings(args, net, self.plan.nodes)
         self.created_at = time.monotonic()
         # Forked before any ZeroMQ context exists in this process.
@@ -302,7 +324,7 @@ class Up:
             net,
             net.clock,
             time.monotonic(),
-            expect=self.plan.nodes,
+            expect=self.plan.nodes - len(self.late),
             incarnation=time.time_ns() // 1_000_000,
         )
         self.server = CoordinatorServer(
@@ -325,42 +347,61 @@ class Up:
     # --- processes ---------------------------------------------------------
 
     def launch(self) -> None:
-        """Start every node process."""
-        control = self.server.endpoints["control"]
+        """Start every node process (a late one waits for its step)."""
         for index in range(self.plan.nodes):
-            summary = self.run_dir / f"node-{index}.json"
-            summary.unlink(missing_ok=True)
-            log_path = self.run_dir / f"node-{index}.log"
-            command = node_command(
-                self.args, self.model, self.net, control, self.plan, index, summary
-            )
-            process: subprocess.Popen[bytes] | ForkedNode
-            log_file: IO[bytes] | None = None
-            if self.forked:
-                process = self.forked[index]
-                process.start(command[3:], log_path)  # without python -m entro_net
-            else:
-                log_file = log_path.open("wb")
-                process = subprocess.Popen(
-                    command,
-                    env=child_env(),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    preexec_fn=_die_with_parent,
-                )
-            self.children.append(
-                Child(
-                    f"node-{index}",
-                    index,
-                    process,
-                    summary,
-                    log_file,
-                    self.plan.traces[index] if self.plan.traces else None,
-                )
-            )
+            if index not in self.late:
+                self._launch_one(index)
         self.launched_s = time.monotonic() - self.created_at
         log.info("nodes_launched", nodes=len(self.children), run_dir=str(self.run_dir))
+
+    def _launch_late(self) -> None:
+        """Start a held-back node once the network reached its step.
+
+        It joins like any late joiner (snapshot and weights first) and runs
+        the steps that are left.
+        """
+        for index, step in list(self.late.items()):
+            if self.core.started and self.core.step >= step:
+                del self.late[index]
+                left = None if self.plan.steps is None else self.plan.steps - step
+                self._launch_one(index, steps=left)
+                log.info("late_node_launched", node=f"node-{index}", step=step)
+
+    def _launch_one(self, index: int, steps: int | None = None) -> None:
+        control = self.server.endpoints["control"]
+        summary = self.run_dir / f"node-{index}.json"
+        summary.unlink(missing_ok=True)
+        log_path = self.run_dir / f"node-{index}.log"
+        command = node_command(
+            self.args, self.model, self.net, control, self.plan, index, summary
+        )
+        if steps is not None and "--steps" in command:
+            command[command.index("--steps") + 1] = str(max(steps, 1))
+        process: subprocess.Popen[bytes] | ForkedNode
+        log_file: IO[bytes] | None = None
+        if self.forked:
+            process = self.forked[index]
+            process.start(command[3:], log_path)  # without python -m entro_net
+        else:
+            log_file = log_path.open("wb")
+            process = subprocess.Popen(
+                command,
+                env=child_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+            )
+        self.children.append(
+            Child(
+                f"node-{index}",
+                index,
+                process,
+                summary,
+                log_file,
+                self.plan.traces[index] if self.plan.traces else None,
+            )
+        )
 
     def running(self) -> list[Child]:
         """Children that have not exited yet."""
@@ -426,6 +467,7 @@ class Up:
             now = time.monotonic()
             self._check_children()
             self._force_start(now)
+            self._launch_late()
             if self.all_active_s is None and self._all_stepping():
                 self.all_active_s = now - self.created_at
                 self.all_active_since_process_s = _process_age_s()
@@ -434,7 +476,7 @@ class Up:
                 next_status = now + (
                     self.net.status_interval_s if status.plain else 0.25
                 )
-            if not self.running():
+            if not self.running() and not self.late:
                 break
         if self.core.members or status.plain:
             status.update()

@@ -669,10 +669,11 @@ def _simulate(
 ) -> SimResult:
     """Run a batch on the plan's backend.
 
-    Limitation: the network backend starts every node at step 0, so the
-    transfer objective's late joiners always run in process.
+    Over the network a late joiner is started when the network reaches its
+    step and enters a few rounds later (the lockstep join margin); those
+    rounds count against its adaptation time.
     """
-    if plan.backend != "process" and not any(spec.join_step for spec in runs):
+    if plan.backend != "process":
         return backend_for(plan.backend)(
             config, runs, plan.steps, plan.seed, SourceInputs()
         )
@@ -716,7 +717,7 @@ def weight_distance(weights: Array, joiner: int, join_step: int) -> Array:
 
 def adaptation_time(distance: Array, tolerance: float) -> int | None:
     """Steps until the gap stays within ``tolerance`` to the end; None if never."""
-    off = np.flatnonzero(distance > tolerance)
+    off = np.flatnonzero(~(distance <= tolerance))  # NaN: not there yet
     if off.size == 0:
         return 0
     if off[-1] == distance.size - 1:

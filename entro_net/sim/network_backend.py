@@ -75,6 +75,8 @@ def up_command(
     ]
     if trace_dir is not None:
         command += ["--source", "trace", "--trace-dir", str(trace_dir)]
+    for node, step in spec.join_step.items():
+        command += ["--late", f"{node}:{step}"]
     return command
 
 
@@ -105,11 +107,6 @@ def run_one(
     trace_dir: Path | None,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Run one network; return its (step, node) tables and its summary."""
-    if spec.join_step:
-        raise ConfigError(
-            "--backend network starts every node at step 0; late joiners "
-            "(the transfer objective) need --backend process"
-        )
     with tempfile.TemporaryDirectory(prefix="entro-net-run-") as tmp:
         workdir = Path(tmp)
         command = up_command(config, spec, steps, seed, workdir, trace_dir)
@@ -171,9 +168,9 @@ def network_backend(
         psi[b, :, :n] = np.nan_to_num(table["psi"])
         raw[b, :, :n] = np.nan_to_num(table["psi_raw"])
         taking_part[b, :, :n] = present & (np.nan_to_num(table["isolated"]) == 0)
-        weights[b, :, :n] = np.nan_to_num(
-            np.stack([table["w1"], table["w2"], table["w3"]], axis=-1)
-        )
+        # Weights stay NaN where a node took no step (a late joiner before it
+        # came): no adaptation is counted there.
+        weights[b, :, :n] = np.stack([table["w1"], table["w2"], table["w3"]], axis=-1)
         theta[b] = np.nanmax(np.where(present, table["theta_net"], np.nan), axis=1)
         decisions += [
             Decision(

@@ -329,8 +329,8 @@ def objectives_markdown(objectives: Objectives, *, plots: bool = True) -> str:
         f"seed {plan.seed}; every law against the same seeds. "
         f"Compute: {objectives.compute_seconds:.2f} s. Backend: {plan.backend}"
         + (
-            " (stability and fault isolation over real lockstep networks; the "
-            "transfer objective's late joiners run in process)."
+            " (every batch over real lockstep networks; a late joiner enters a "
+            "few rounds after its step, which counts against its adaptation)."
             if plan.backend != "process"
             else ".",
         )[0],
