@@ -85,6 +85,17 @@ def node_flags(keys: Path, index: int, secret: Path | None = None) -> list[str]:
     ]
 
 
+def lockstep_flags(
+    tmp_path: Path, index: int, *, size: int, seed: int, steps: int
+) -> list[str]:
+    """A lockstep node of a ``size``-node run that writes its trajectory."""
+    return [
+        "--clock", "lockstep", "--lockstep-wait", "20",
+        "--network-size", str(size), "--seed", str(seed), "--steps", str(steps),
+        "--trajectory", str(tmp_path / f"node-{index}.csv"),
+    ]  # fmt: skip
+
+
 def free_ports(count: int) -> list[int]:
     """Ports below 32768 nobody listens on right now."""
     ports: list[int] = []
@@ -127,18 +138,7 @@ def test_secure_lockstep_network_of_three_nodes_equals_the_simulator(
             ready["control"],
             tmp_path,
             i,
-            "--clock",
-            "lockstep",
-            "--lockstep-wait",
-            "20",
-            "--network-size",
-            "3",
-            "--seed",
-            str(seed),
-            "--steps",
-            str(steps),
-            "--trajectory",
-            str(tmp_path / f"node-{i}.csv"),
+            *lockstep_flags(tmp_path, i, size=3, seed=seed, steps=steps),
             *node_flags(keys, i),
         )
         for i in range(3)
@@ -298,20 +298,9 @@ def test_an_outsider_that_knows_every_public_key_hears_nothing_and_changes_nothi
             ready["control"],
             tmp_path,
             i,
-            "--clock",
-            "lockstep",
-            "--lockstep-wait",
-            "20",
             "--node-port",
             str(ports[i]),
-            "--network-size",
-            "2",
-            "--seed",
-            str(seed),
-            "--steps",
-            str(steps),
-            "--trajectory",
-            str(tmp_path / f"node-{i}.csv"),
+            *lockstep_flags(tmp_path, i, size=2, seed=seed, steps=steps),
             *node_flags(keys, i),
         )
         for i in range(2)
