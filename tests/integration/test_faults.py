@@ -177,8 +177,14 @@ def test_node_paused_past_dead_comes_back_alive_by_itself(lab: FaultLab) -> None
     dead = coordinator_events(lab, "member_dead", "node-1", mark)
     node.signal(signal.SIGCONT)
     resumed = time.time()
+    # Back either way: its next heartbeat makes the dead member alive again,
+    # or, if it said hello first (it gave a silent coordinator up while it
+    # was stopped), it rejoins as a member afresh.
     wait_until(
-        lambda: coordinator_events(lab, "member_alive", "node-1", mark),
+        lambda: (
+            coordinator_events(lab, "member_alive", "node-1", mark)
+            or coordinator_events(lab, "member_joined", "node-1", mark)
+        ),
         ACTIVE_AGAIN_S,
         "node-1 alive again",
     )
