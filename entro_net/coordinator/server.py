@@ -234,7 +234,7 @@ class CoordinatorServer:
         if hub_due is not None:
             wait = max(0.0, min(wait, hub_due - now))
         ready = dict(self.poller.poll(int(wait * 1000)))
-        self.guard.handle(time.monotonic())
+        self.guard.handle(time.monotonic(), ready)
         if self.router in ready:
             self._drain_router()
         for sock, node in list(self.dialled.values()):

@@ -70,6 +70,10 @@ from entro_net.protocol import (
 )
 
 Array = NDArray[np.float64]
+IDLE_WAKE_S = 0.2
+"""Longest the loop sleeps with nothing due: how soon it sees a stop flag
+set by a signal (the poll resumes after one). Each wake-up costs system
+calls on every socket, so not much shorter than this."""
 SILENT_AFTER_ROUNDS = 2
 """Rounds a peer may miss in a row before a lockstep node stops waiting for it."""
 RESYNC_AFTER_ROUNDS = 2
@@ -548,7 +552,7 @@ class NodeCore:
 
     def next_deadline(self, now: float) -> float:
         """The latest time the loop may call ``tick`` again."""
-        due = [self.heartbeat_due, now + 0.05]
+        due = [self.heartbeat_due, now + IDLE_WAKE_S]
         if not self.welcomed:
             due.append(self.hello_due)
         if self.started and self.settings.clock is Clock.FREE:

@@ -20,6 +20,7 @@ import secrets
 import signal
 import socket
 import time
+from collections.abc import Container
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -238,7 +239,7 @@ class NodeProcess:
             now = time.monotonic()
             wait = max(0.0, self.core.next_deadline(now) - now)
             ready = dict(self.poller.poll(int(wait * 1000)))
-            self._guard(time.monotonic())
+            self._guard(time.monotonic(), ready)
             if self.sub in ready:
                 # This SUB dials the coordinator's event stream alone: once its
                 # id is known, its backlog after a pause is not a flood. (Not
@@ -263,7 +264,7 @@ class NodeProcess:
                 self.cpu_at_active = cpu_seconds()
         self.active_until = time.monotonic()
 
-    def _guard(self, now: float) -> None:
+    def _guard(self, now: float, ready: Container[zmq.Socket[bytes]]) -> None:
         """Answer ZAP requests; dial the coordinator again after a refusal.
 
         ZeroMQ never dials again once the other side refused its key; the
@@ -271,7 +272,7 @@ class NodeProcess:
         ``rejoin_backoff_max_s``. A peer refuses a key it has not heard of
         from the coordinator yet (``CURVE_KEY_WAIT_S``): dial it again soon.
         """
-        for _, endpoint, failure in self.guard.handle(now):
+        for _, endpoint, failure in self.guard.handle(now, ready):
             coordinator = endpoint in (self.control_endpoint, self.events_endpoint)
             if failure.key_refused and coordinator and self.redial_due is None:
                 self.redial_due = now + self.net.rejoin_backoff_max_s
@@ -410,16 +411,23 @@ class NodeProcess:
         sock.setsockopt(zmq.SUBSCRIBE, b"")
         self.guard.dial(sock, "peer", "peer", watched=self.guard.is_secure)
         if not self.guard.connect(sock, endpoint, self.core.peer_key(endpoint)):
+            self.guard.forget(sock)
             sock.close(linger=0)
             log.warning("peer_without_key", peer=peer, endpoint=endpoint)
             return
         self.poller.register(sock, zmq.POLLIN)
+        monitor = self.guard.monitor_of(sock)
+        if monitor is not None:
+            self.poller.register(monitor, zmq.POLLIN)
         self.dialled[endpoint] = (sock, peer)
 
     def _hang_up(self, endpoint: str) -> None:
         dialled = self.dialled.pop(endpoint, None)
         if dialled is not None:
             self.poller.unregister(dialled[0])
+            monitor = self.guard.monitor_of(dialled[0])
+            if monitor is not None:
+                self.poller.unregister(monitor)
             self.guard.forget(dialled[0])
             dialled[0].close(linger=0)
 

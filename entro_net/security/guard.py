@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 
 import zmq
 
@@ -130,19 +130,37 @@ class Guard:
             return str(user) if user else None
         return None
 
-    def handle(self, now: float) -> list[tuple[str, str, Failure]]:
+    def handle(
+        self, now: float, ready: Container[zmq.Socket[bytes]] | None = None
+    ) -> list[tuple[str, str, Failure]]:
         """Answer ZAP requests and read the monitors.
+
+        Args:
+            now: the current time.
+            ready: the sockets a poll found readable; only those are read
+                (None: all of them). A read that finds nothing costs system
+                calls and an exception, on every wake-up of the loop.
 
         Returns:
             (socket name, endpoint, failure) for each failed handshake.
         """
         if self.zap is not None:
-            self.zap.handle(now)
+            if ready is None or self.zap.sock in ready:
+                self.zap.handle(now)
+            elif self.zap.pending:
+                self.zap.retry(now)  # keys vouched for since, or waits over
         failures = []
         for watch in self.watches.values():
+            if ready is not None and watch.monitor not in ready:
+                continue
             for endpoint, failure in watch.drain(now):
                 failures.append((watch.name, endpoint, failure))
         return failures
+
+    def monitor_of(self, sock: zmq.Socket[bytes]) -> zmq.Socket[bytes] | None:
+        """The monitor socket watching ``sock`` (to poll), if it is watched."""
+        watch = self.watches.get(sock)
+        return None if watch is None else watch.monitor
 
     def forget(self, sock: zmq.Socket[bytes]) -> None:
         """Stop watching ``sock`` (before it closes)."""
