@@ -117,7 +117,7 @@ def _register_sweep(commands: Any) -> None:
         help="with --source trace: one timestamp,value CSV per node, name order",
     )
     add_model_flags(sweep)
-    sweep.set_defaults(handler=run_sweep)
+    sweep.set_defaults(handler=run_sweep, exit_at_once=True)
 
 
 def _register_objectives(commands: Any) -> None:
@@ -255,7 +255,7 @@ def source_inputs(
 def run_sweep(args: argparse.Namespace) -> int:
     """``experiment sweep``: simulate, fit, write, print the table."""
     from entro_net.sim import experiments, report
-    from entro_net.sim.plotter import BackgroundPlotter
+    from entro_net.sim.helpers import Helper
 
     check_writable({"--out": args.out}, dirs={"--out"})
     config = model_config_from_args(args)
@@ -266,18 +266,21 @@ def run_sweep(args: argparse.Namespace) -> int:
     experiments.backend_for(args.backend)
     inputs = source_inputs(config, args.trace_dir, max(plan.nodes))
 
-    with phases(3) as advance:
+    with (
+        phases(3) as advance,
+        Helper("fit") as fitter,
+        Helper("plot", enabled=not args.no_plot) as plotter,
+    ):
+        # The helpers were forked at start-up (``main``), or start now;
+        # they load scipy and matplotlib while this process simulates.
         advance(f"simulating {len(plan.runs())} runs of {plan.steps} steps")
         result = experiments.simulate_sweep(plan, args.backend, inputs)
-        # The plotting child starts now, so it loads matplotlib while this
-        # process loads scipy and fits, not while it simulates.
-        with BackgroundPlotter(enabled=not args.no_plot) as plotter:
-            advance("fitting")
-            sweep = experiments.summarise_sweep(plan, result, args.backend)
-            advance("writing" if args.no_plot else "writing and plotting")
-            written = report.write_sweep(
-                sweep, args.out, plot=not args.no_plot, run=plotter.run
-            )
+        advance("fitting")
+        sweep = experiments.summarise_sweep(plan, result, args.backend, fitter.run)
+        advance("writing" if args.no_plot else "writing and plotting")
+        written = report.write_sweep(
+            sweep, args.out, plot=not args.no_plot, run=plotter.run
+        )
 
     print(report.sweep_markdown(sweep), end="")
     print("\nwrote " + ", ".join(str(path) for path in written))

@@ -10,7 +10,6 @@ only wires flags to these functions.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,7 @@ from entro_net.config import (
 )
 from entro_net.errors import ConfigError
 from entro_net.model.sync import masked_var
+from entro_net.sim.fitting import SaturationFit, fit_saturation, r_squared
 from entro_net.sim.simulator import RunSpec, SimResult, Simulator
 
 Array = NDArray[np.float64]
@@ -201,21 +201,6 @@ class LinearFit:
 
 
 @dataclass(frozen=True)
-class SaturationFit:
-    """``σ² = σ²_max·(1 − e^(−N/N₀))`` over every size."""
-
-    sigma2_max: float
-    n0: float
-    r2: float | None
-    rmse: float
-
-    def predict(self, nodes: Array | float) -> Array:
-        """The fit's σ² at ``nodes``."""
-        n = np.asarray(nodes, dtype=float)
-        return self.sigma2_max * (1.0 - np.exp(-n / self.n0))
-
-
-@dataclass(frozen=True)
 class Prediction:
     """The linear fit's σ² beside the measured one, for a size past 15."""
 
@@ -302,14 +287,6 @@ def simulate_sweep(
     )
 
 
-def r_squared(actual: Array, predicted: Array) -> float | None:
-    """``1 − SS_res/SS_tot``; None when the data do not vary."""
-    total = float(np.sum((actual - np.mean(actual)) ** 2))
-    if total <= 0.0:
-        return None
-    return 1.0 - float(np.sum((actual - predicted) ** 2)) / total
-
-
 def fit_linear(nodes: Array, means: Array) -> LinearFit | None:
     """Least squares line through the sizes N ≤ 15; None with fewer than 2."""
     small = nodes <= LINEAR_FIT_MAX_NODES
@@ -319,40 +296,6 @@ def fit_linear(nodes: Array, means: Array) -> LinearFit | None:
     fit = LinearFit(float(slope), float(intercept), None)
     r2 = r_squared(means[small], fit.predict(nodes[small]))
     return LinearFit(float(slope), float(intercept), r2)
-
-
-def _saturation(n: Array, sigma2_max: float, n0: float) -> Array:
-    return sigma2_max * (1.0 - np.exp(-n / n0))
-
-
-def fit_saturation(nodes: Array, means: Array) -> SaturationFit | None:
-    """``σ²_max·(1 − e^(−N/N₀))`` by scipy's curve_fit over every size.
-
-    Returns None with fewer than 2 sizes or when the fit does not converge.
-    """
-    from scipy.optimize import OptimizeWarning, curve_fit
-
-    if np.unique(nodes).size < 2:
-        return None
-    start = (max(float(np.max(means)), 1e-6), float(np.median(nodes)))
-    try:
-        with warnings.catch_warnings():
-            # The covariance is not used; flat data make it undefined.
-            warnings.simplefilter("ignore", OptimizeWarning)
-            params, _ = curve_fit(
-                _saturation,
-                nodes,
-                means,
-                p0=start,
-                bounds=([0.0, 1e-6], [np.inf, np.inf]),
-                maxfev=20000,
-            )
-    except (RuntimeError, ValueError):
-        return None
-    sigma2_max, n0 = float(params[0]), float(params[1])
-    predicted = _saturation(nodes, sigma2_max, n0)
-    rmse = float(np.sqrt(np.mean((means - predicted) ** 2)))
-    return SaturationFit(sigma2_max, n0, r_squared(means, predicted), rmse)
 
 
 def linear_predictions(fit: LinearFit | None, rows: list[SweepRow]) -> list[Prediction]:
@@ -374,9 +317,16 @@ def linear_predictions(fit: LinearFit | None, rows: list[SweepRow]) -> list[Pred
 
 
 def summarise_sweep(
-    plan: SweepPlan, result: SimResult, backend: str = "process"
+    plan: SweepPlan,
+    result: SimResult,
+    backend: str = "process",
+    run: Callable[..., Any] | None = None,
 ) -> Sweep:
-    """The table and both fits from a batch run by ``simulate_sweep``."""
+    """The table and both fits from a batch run by ``simulate_sweep``.
+
+    ``run`` calls the saturation fit (a helper process's ``run``, where scipy
+    is loaded already); by default it is called here.
+    """
     tail = result.var_last(min(SWEEP_TAIL_STEPS, plan.steps))
     per_size = tail.reshape(len(plan.nodes), plan.repeats)
     rows = [
@@ -396,7 +346,11 @@ def summarise_sweep(
         plan=plan,
         rows=rows,
         linear=linear,
-        saturation=None if flat else fit_saturation(nodes, means),
+        saturation=None
+        if flat
+        else (
+            run(fit_saturation, nodes, means) if run else fit_saturation(nodes, means)
+        ),
         predictions=linear_predictions(linear, rows),
         compute_seconds=result.compute_seconds,
         backend=backend,

@@ -16,12 +16,14 @@ import numpy as np
 
 from entro_net.config import (
     CROSSOVER_BAND,
+    LINEAR_FIT_MAX_NODES,
     PREDICTION_MIN_R2,
     SWEEP_TAIL_STEPS,
     Law,
     ModelConfig,
     Source,
 )
+from entro_net.sim.drawing import SweepFigure, draw_sweep, pyplot
 from entro_net.sim.experiments import LawObjectives, Objectives, Sweep
 
 
@@ -78,12 +80,7 @@ def _json_safe(value: Any) -> Any:
 
 
 def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return pyplot()
 
 
 # --- sweep ---------------------------------------------------------------------
@@ -178,51 +175,30 @@ def write_sweep_csv(sweep: Sweep, path: Path) -> Path:
     return path
 
 
-def plot_sweep(sweep: Sweep, path: Path) -> Path:
-    """Data with error bars, both fits and the crossover band N≈15–25."""
-    plt = _pyplot()
+def sweep_figure(sweep: Sweep) -> SweepFigure:
+    """The numbers and labels of the sweep's plot, for ``draw_sweep``."""
     nodes = np.asarray([r.nodes for r in sweep.rows], dtype=float)
     grid = np.linspace(0.0, max(float(nodes.max()), 1.0) * 1.05, 200)
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    ax.axvspan(*CROSSOVER_BAND, color="0.85", label="crossover N≈15–25")
-    ax.errorbar(
-        nodes,
-        [r.mean for r in sweep.rows],
-        yerr=[r.std for r in sweep.rows],
-        fmt="o",
-        color="C0",
-        capsize=3,
-        label="measured (mean ± std)",
+    return SweepFigure(
+        nodes=nodes.tolist(),
+        means=[r.mean for r in sweep.rows],
+        stds=[r.std for r in sweep.rows],
+        grid=grid.tolist(),
+        linear=None if sweep.linear is None else sweep.linear.predict(grid).tolist(),
+        linear_label="linear fit N ≤ "
+        f"{LINEAR_FIT_MAX_NODES if sweep.linear is None else sweep.linear.max_nodes}",
+        saturation=None
+        if sweep.saturation is None
+        else sweep.saturation.predict(grid).tolist(),
+        band=(float(CROSSOVER_BAND[0]), float(CROSSOVER_BAND[1])),
+        title=f"Scaling sweep, law {sweep.plan.config.law.value}, "
+        f"{sweep.plan.config.source.value}",
     )
-    if sweep.linear is not None:
-        ax.plot(
-            grid,
-            sweep.linear.predict(grid),
-            "--",
-            color="C1",
-            label=f"linear fit N ≤ {sweep.linear.max_nodes}",
-        )
-    if sweep.saturation is not None:
-        ax.plot(
-            grid,
-            sweep.saturation.predict(grid),
-            "-",
-            color="C2",
-            label="saturation fit",
-        )
-    top = max(float(max(r.mean + r.std for r in sweep.rows)), 1e-3)
-    ax.set_ylim(min(0.0, ax.get_ylim()[0]), top * 1.25)
-    ax.set_xlabel("N (nodes)")
-    ax.set_ylabel("Var of synced Ψ, last 100 steps")
-    ax.set_title(
-        f"Scaling sweep, law {sweep.plan.config.law.value}, "
-        f"{sweep.plan.config.source.value}"
-    )
-    ax.legend(loc="upper left", fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+
+
+def plot_sweep(sweep: Sweep, path: Path) -> Path:
+    """Data with error bars, both fits and the crossover band N≈15–25."""
+    return draw_sweep(sweep_figure(sweep), path)
 
 
 def write_sweep(
@@ -234,7 +210,7 @@ def write_sweep(
 ) -> list[Path]:
     """Write sweep.json, sweep.csv, sweep.md and (unless not) sweep.png.
 
-    ``run`` calls the plotting function (a background plotter's ``run``);
+    ``run`` calls the drawing function (a plotting helper's ``run``);
     by default it is called here.
     """
     out.mkdir(parents=True, exist_ok=True)
@@ -245,7 +221,9 @@ def write_sweep(
     if plot:
         target = out / "sweep.png"
         written.append(
-            run(plot_sweep, sweep, target) if run else plot_sweep(sweep, target)
+            run(draw_sweep, sweep_figure(sweep), target)
+            if run
+            else plot_sweep(sweep, target)
         )
     markdown = sweep_markdown(sweep, "sweep.png" if plot else None)
     (out / "sweep.md").write_text(markdown)

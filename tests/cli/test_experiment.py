@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from entro_net.cli.experiment import phases
-from entro_net.cli.main import build_parser, main
+from entro_net.cli.main import build_parser, helpers_for, main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -256,3 +256,38 @@ def test_progress_shows_on_a_terminal_only() -> None:
         advance("simulating")
         advance("fitting")
     assert "fitting" in terminal.getvalue()
+
+
+def test_the_whole_sweep_command_writes_every_file_and_leaves_no_process(
+    tmp_path: Path,
+) -> None:
+    # As a process: the helpers are forked at start-up, and the command ends
+    # without the interpreter's teardown once everything is written.
+    out = tmp_path / "out"
+    done = run_cli("experiment", "sweep", "--law", "seed", "--nodes", "2,3,5,8",
+                   "--steps", "200", "--repeats", "2", "--out", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith(str(out / "sweep.png"))
+    assert (out / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = json.loads((out / "sweep.json").read_text())
+    assert [row["nodes"] for row in table["rows"]] == [2, 3, 5, 8]
+    assert table["fits"]["saturation"] is not None
+    assert (out / "sweep.md").read_text().count("\n| ") >= 4
+    assert len((out / "sweep.csv").read_text().splitlines()) == 5
+
+
+@pytest.mark.parametrize(
+    ("words", "kinds"),
+    [
+        (["experiment", "sweep"], ("fit", "plot")),
+        (["experiment", "sweep", "--nodes", "5", "--no-plot"], ("fit",)),
+        (["experiment", "sweep", "--help"], ()),
+        (["experiment", "objectives"], ()),
+        (["up", "--nodes", "3"], ()),
+        ([], ()),
+    ],
+)
+def test_helpers_are_started_early_only_for_a_sweep(
+    words: list[str], kinds: tuple[str, ...]
+) -> None:
+    assert helpers_for(words) == kinds
