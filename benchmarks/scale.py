@@ -28,8 +28,8 @@ from product_free import (  # noqa: E402
 )
 
 RATE_HZ = 10.0
-NODES = "50,100,150,200,250,300"
-QUICK_NODES = "50,100"
+NODES = "10,20,30,40,50,75,100,150,200,250,300"
+QUICK_NODES = "20,30,50"
 QUICK_DURATION_S = 3.0
 
 
