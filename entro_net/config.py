@@ -102,6 +102,10 @@ WIRE_FLOAT_ABS_MAX = 1e18  # any other float on the wire (ts, var, v_net)
 
 # --- what one command may ask of one machine (a clear error beyond) -----------
 MAX_UP_NODES = 256  # node processes `up` starts on this machine
+UP_CHILD_CHECK_S = 0.1  # how often `up` asks whether a node process ended
+STEADY_SETTLE_S = (
+    1.0  # a node's steady delays start this long after it heard every peer
+)
 MAX_SWEEP_NODE_RUNS = 100_000  # Σ N × repeats of one sweep or objectives run
 MAX_SIM_CELLS = 100_000_000  # runs × widest N × steps: ~0.8 GB a float array
 PREDICTION_MIN_R2 = 0.5  # below it the sweep lists no linear predictions

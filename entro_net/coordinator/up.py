@@ -26,7 +26,14 @@ import structlog
 
 from entro_net import logs
 from entro_net.cli.common import check_network_size
-from entro_net.config import Clock, Launcher, ModelConfig, NetworkConfig, Source
+from entro_net.config import (
+    UP_CHILD_CHECK_S,
+    Clock,
+    Launcher,
+    ModelConfig,
+    NetworkConfig,
+    Source,
+)
 from entro_net.coordinator.core import CoordinatorCore
 from entro_net.coordinator.server import CoordinatorServer
 from entro_net.coordinator.summary import (
@@ -462,11 +469,10 @@ class Up:
 
     def _loop(self, status: Status) -> None:
         next_status = time.monotonic()
+        next_check = next_status
         while self.stop.reason is None:
             self.server.poll_once(0.05)
             now = time.monotonic()
-            self._check_children()
-            self._force_start(now)
             self._launch_late()
             if self.all_active_s is None and self._all_stepping():
                 self.all_active_s = now - self.created_at
@@ -476,6 +482,14 @@ class Up:
                 next_status = now + (
                     self.net.status_interval_s if status.plain else 0.25
                 )
+            if now < next_check:
+                # This process relays every state (the hub): asking each
+                # child whether it ended costs a system call apiece, so not
+                # on every wake-up.
+                continue
+            next_check = now + UP_CHILD_CHECK_S
+            self._check_children()
+            self._force_start(now)
             if not self.running() and not self.late:
                 break
         if self.core.members or status.plain:
