@@ -71,6 +71,9 @@ def traffic_summary(nodes: list[dict[str, Any]]) -> dict[str, Any]:
     of the nodes' percentiles.
     """
     latencies = [n["latency"] for n in nodes if n.get("latency")]
+    steady = merge_histograms(
+        n["latency_steady"]["bins"] for n in nodes if n.get("latency_steady")
+    )
     losses = [n["loss"] for n in nodes if n.get("loss")]
     bins = merge_histograms(lat["bins"] for lat in latencies)
     expected = sum(int(loss["expected"]) for loss in losses)
@@ -85,6 +88,11 @@ def traffic_summary(nodes: list[dict[str, Any]]) -> dict[str, Any]:
         "latency_p50_ms": percentile_ms(bins, 50.0),
         "latency_p99_ms": percentile_ms(bins, 99.0),
         "latency_max_ms": max(maxima) if maxima else None,
+        # From a second after each node heard every peer until it left: the
+        # window a bare mesh is measured in (after its ready barrier).
+        "steady_latency_p50_ms": percentile_ms(steady, 50.0),
+        "steady_latency_p99_ms": percentile_ms(steady, 99.0),
+        "steady_latency_count": sum(steady.values()),
         "cpu_share_mean": sum(shares) / len(shares) if shares else None,
         "cpu_share_max": max(shares) if shares else None,
         "rss_peak_mb_max": max(peaks) if peaks else None,

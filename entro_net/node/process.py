@@ -29,14 +29,14 @@ from urllib.parse import urlsplit
 import structlog
 import zmq
 
-from entro_net.config import NetworkConfig, Topology
+from entro_net.config import STEADY_SETTLE_S, NetworkConfig, Topology
 from entro_net.coordinator.server import (
     configure_socket,
     encode_checked,
     log_events,
 )
 from entro_net.errors import ConfigError, ProtocolError
-from entro_net.node.core import NodeCore
+from entro_net.node.core import NodeCore, Phase
 from entro_net.node.stats import (
     DelayHistogram,
     StateLoss,
@@ -179,6 +179,10 @@ class NodeProcess:
             self.poller.register(sock, zmq.POLLIN)
         self.unsent = 0
         self.delays = DelayHistogram()
+        self.steady_delays = DelayHistogram()
+        """Delays once the network is up and until this node leaves (what a
+        benchmark compares with a bare mesh measured after a ready barrier)."""
+        self.steady_from: float | None = None
         self.loss = StateLoss()
         self.active_since: float | None = None
         self.active_until: float | None = None
@@ -316,6 +320,8 @@ class NodeProcess:
             if isinstance(msg, State) and not control:
                 # Both stamps are CLOCK_MONOTONIC: one host's processes share it.
                 self.delays.add(now - msg.ts)
+                if self._steady(now):
+                    self.steady_delays.add(now - msg.ts)
                 self.loss.observe(msg.node, msg.incarnation, msg.seq)
             self.core.handle(msg, now, control=control, from_peer=peer is not None)
 
@@ -343,6 +349,8 @@ class NodeProcess:
         if self.core.index is not None:
             records = records[records["index"] != self.core.index]
         self.delays.add_many(now - records["ts"])
+        if self._steady(now):
+            self.steady_delays.add_many(now - records["ts"])
         for row in records.tolist():
             peer = by_index.get(row[0])
             if peer is None:
@@ -361,6 +369,21 @@ class NodeProcess:
                     reason="left",
                 )
                 self.core.handle(leave, now)
+
+    def _steady(self, now: float) -> bool:
+        """Whether a delay counts as steady: from ``STEADY_SETTLE_S`` after
+        this node first heard every peer (``--network-size`` − 1 of them,
+        else one) until it starts to leave."""
+        if self.steady_from is None:
+            need = max(self.core.settings.network_size - 1, 1)
+            heard = sum(p.latest is not None for p in self.core.peers.values())
+            if heard >= need:
+                self.steady_from = now + STEADY_SETTLE_S
+            return False
+        return now >= self.steady_from and self.core.phase not in (
+            Phase.LEAVING,
+            Phase.DONE,
+        )
 
     def _hub_links(self, connect: list[str], disconnect: list[str]) -> None:
         """With the hub, peers' states come from the coordinator: dial the
@@ -463,6 +486,7 @@ class NodeProcess:
         )
         figures.update(self.cost())
         figures["latency"] = self.delays.figures()
+        figures["latency_steady"] = self.steady_delays.figures()
         figures["hub"] = (
             {"batches": self.hub_batches, "dropped": self.hub_dropped}
             if self.hub_sub is not None

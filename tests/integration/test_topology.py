@@ -49,8 +49,12 @@ def test_a_free_run_reports_delays_loss_cost_and_start_up(
     assert traffic["loss_pct"] < 1.0
     assert 0.0 < traffic["latency_p50_ms"] <= traffic["latency_p99_ms"]
     assert summary["startup"]["all_active_s"] > 0.0
+    # Steady delays: from a second after a node heard every peer until it
+    # leaves, a part of the whole run's.
+    assert 0.0 < traffic["steady_latency_p50_ms"] <= traffic["steady_latency_p99_ms"]
     for node in summary["nodes"]:
         assert node["latency"]["count"] > 0
+        assert 0 < node["latency_steady"]["count"] < node["latency"]["count"]
         assert node["loss"]["missing"] == 0
         assert 0.0 < node["cpu_share"] < 1.0
         assert node["rss_peak_mb"] > 10.0
