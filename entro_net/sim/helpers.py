@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any, Literal
 
+from entro_net.config import HELPER_NICE
 from entro_net.errors import EntroNetError
 
 JOIN_TIMEOUT_S = 120.0
@@ -47,6 +49,9 @@ def _warm_up(kind: Kind) -> None:
 def _serve(conn: Connection, kind: Kind) -> None:
     """Child: warm up, then run each job sent until told to stop."""
     try:
+        # Below the parent: its simulation (timed as the sweep's compute)
+        # keeps a whole core while the helpers load their libraries.
+        os.nice(HELPER_NICE)
         _warm_up(kind)
         while True:
             job = conn.recv()
