@@ -6,6 +6,8 @@ and the coordinator all read these models; nothing else hard-codes a default.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -259,6 +261,21 @@ class ModelConfig(BaseModel):
         if self.law is Law.SEED:
             return 1.0
         return 1.0 / max(n_taking_part, 1)
+
+
+NODE_INPUT_FIELDS = frozenset({"source", "disturbance", "phase_offset", "faults"})
+"""ModelConfig fields about a node's own readings: they may differ between
+the nodes of one network (a fault injected into one node, a trace here and
+the host's pressure there)."""
+
+
+def model_fingerprint(model: ModelConfig) -> str:
+    """A short digest of the knobs every node of a network must share (all
+    but ``NODE_INPUT_FIELDS``): a node refuses a coordinator whose welcome
+    carries another, since the two would compute different models."""
+    shared = model.model_dump(mode="json", exclude=set(NODE_INPUT_FIELDS))
+    text = json.dumps(shared, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class ModelSettings(BaseSettings, ModelConfig):

@@ -33,7 +33,6 @@ what the server must send, dial and log.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import isfinite
@@ -49,6 +48,7 @@ from entro_net.config import (
     Clock,
     ModelConfig,
     NetworkConfig,
+    model_fingerprint,
 )
 from entro_net.model.isolation import DecisionKind
 from entro_net.model.network import NetworkState, network_step, v_net
@@ -82,11 +82,6 @@ SILENT_AFTER_ROUNDS = 2
 """Lockstep rounds a member may miss in a row before no round waits for it
 (the nodes' rule: a paused member holds the rounds up no longer)."""
 SNAPSHOT_VERSION = 1
-
-
-def config_fingerprint(model: ModelConfig) -> str:
-    """A short digest of the model config, to spot mismatched nodes."""
-    return hashlib.sha256(model.model_dump_json().encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -179,7 +174,7 @@ class CoordinatorCore:
         self.expect = expect
         self.node_id = node_id
         self.incarnation = incarnation
-        self.fingerprint = config_fingerprint(model)
+        self.fingerprint = model_fingerprint(model)
         self.sequencer = Sequencer()
         self.outbox = CoordinatorOutbox()
         self.members: dict[str, MemberRecord] = {}

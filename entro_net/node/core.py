@@ -44,6 +44,7 @@ from entro_net.config import (
     Clock,
     ModelConfig,
     NetworkConfig,
+    model_fingerprint,
 )
 from entro_net.model.aew import AewState, aew_step
 from entro_net.model.isolation import DecisionKind, IsolationView
@@ -70,6 +71,8 @@ from entro_net.protocol import (
 )
 
 Array = NDArray[np.float64]
+CONFIG_MISMATCH = "config_mismatch"
+"""The leave reason of a node whose model config is not its coordinator's."""
 IDLE_WAKE_S = 0.2
 """Longest the loop sleeps with nothing due: how soon it sees a stop flag
 set by a signal (the poll resumes after one). Each wake-up costs system
@@ -168,6 +171,7 @@ class NodeCore:
         now: float,
     ) -> None:
         self.model = model
+        self.fingerprint = model_fingerprint(model)
         self.net = net
         self.settings = settings
         self.node_id = settings.node_id
@@ -377,6 +381,22 @@ class NodeCore:
             self._event("info", "coordinator_restarted", incarnation=incarnation)
 
     def _on_welcome(self, msg: Welcome, now: float) -> None:
+        if (
+            msg.config_fingerprint is not None
+            and msg.config_fingerprint != self.fingerprint
+        ):
+            # Joining would mix two models in one network: refuse, loudly.
+            self._event(
+                "error",
+                "config_mismatch",
+                coordinator=msg.node,
+                theirs=msg.config_fingerprint,
+                ours=self.fingerprint,
+                hint="start this node with the coordinator's model flags or "
+                "ENTRO_NET_* variables (--law, --kappa, --source, ...)",
+            )
+            self.leave(now, CONFIG_MISMATCH)
+            return
         fresh = msg.incarnation != self.coordinator_incarnation
         self.coordinator_id = msg.node
         self.coordinator_incarnation = msg.incarnation

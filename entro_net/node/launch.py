@@ -13,7 +13,7 @@ import zmq
 from entro_net import logs
 from entro_net.config import ModelConfig, NetworkConfig, Source
 from entro_net.errors import ConfigError
-from entro_net.node.core import NodeCore, NodeSettings
+from entro_net.node.core import CONFIG_MISMATCH, NodeCore, NodeSettings
 from entro_net.node.process import (
     NodeProcess,
     StopFlag,
@@ -138,4 +138,10 @@ def run_node(args: argparse.Namespace, model: ModelConfig, net: NetworkConfig) -
         if args.trajectory:
             write_history(Path(args.trajectory), core.history)
         log.info("node_stopped", reason=core.leave_reason, steps=core.steps_done)
+    if core.leave_reason == CONFIG_MISMATCH:
+        raise ConfigError(
+            f"the coordinator at {net.coordinator} runs another model config: "
+            "start this node with the same model flags or ENTRO_NET_* variables "
+            "(--law, --kappa, --source, ...) as the coordinator"
+        )
     return 0

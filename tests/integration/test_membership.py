@@ -85,6 +85,26 @@ def test_node_started_before_its_coordinator_joins_when_it_appears(
     wait_for_log(tmp_path / "early.log", "welcomed", 1.0)
 
 
+def test_a_node_started_with_another_model_is_refused_with_one_line(
+    processes: Start, tmp_path: Path
+) -> None:
+    ready = tmp_path / "ready.json"
+    processes("coordinator", "--port", "0", "--ready-file", str(ready),
+              "--bind-host", "127.0.0.1", "--clock", "free", "--rate", RATE,
+              log_name="coordinator.log")  # fmt: skip
+    port = wait_for_file(ready, 20.0)["port"]
+    odd = processes(*node_flags(tmp_path, "odd", 0, port), "--law", "seed",
+                    "--steps", "20", log_name="odd.log")  # fmt: skip
+    assert wait_exit(odd, 30.0) == 2
+    lines = [json.loads(x) for x in (tmp_path / "odd.log").read_text().splitlines()
+             if x.startswith("{")]  # fmt: skip
+    mismatch = next(x for x in lines if x["event"] == "config_mismatch")
+    assert mismatch["theirs"] != mismatch["ours"] and "--law" in mismatch["hint"]
+    assert "runs another model config" in (tmp_path / "odd.log").read_text()
+    assert json.loads((tmp_path / "odd.json").read_text())["steps"] == 0
+    wait_for_log(tmp_path / "coordinator.log", "config_mismatch", 5.0)
+
+
 def test_late_joiner_gets_the_snapshot_and_the_networks_weights_first(
     processes: Start, tmp_path: Path
 ) -> None:

@@ -8,6 +8,7 @@ import pytest
 from entro_net.config import (
     WEIGHTS_START,
     Clock,
+    Fault,
     Law,
     ModelConfig,
     NetworkConfig,
@@ -91,6 +92,30 @@ def test_a_peers_leave_ends_the_wait_for_it_at_once() -> None:
     assert a.peers["b"].said_leave
     assert a.steps_done >= 11
     assert any(isinstance(m, Leave) for sender, m in wire.log if sender == "b")
+
+
+def test_a_node_with_another_model_refuses_the_welcome_and_leaves() -> None:
+    ours = ModelConfig()
+    odd = make_node(ModelConfig(law=Law.SEED), "odd", 1, clock=Clock.FREE)
+    good = make_node(ours, "good", 0, clock=Clock.FREE)
+    core = coordinator(ours, Clock.FREE, expect=1)
+    wire = Wire(core, [good, odd])
+    wire.run_until(lambda: odd.is_done, 5.0)
+    wire.run(0.5)
+    assert odd.leave_reason == "config_mismatch" and odd.steps_done == 0
+    assert "odd" not in {m.node for m in core.live()}
+    assert good.steps_done > 0 and not good.is_done
+
+
+def test_a_node_with_its_own_input_settings_is_welcome() -> None:
+    # Faults and sources are a node's own readings, not the network's model.
+    ours = ModelConfig()
+    own = ModelConfig(source=Source.PHASE_SHIFT, faults=(Fault.parse("1:5:2.0"),))
+    good = make_node(ours, "good", 0, clock=Clock.FREE)
+    other = make_node(own, "other", 1, clock=Clock.FREE)
+    wire = Wire(coordinator(ours, Clock.FREE, expect=2), [good, other])
+    wire.run(1.0)
+    assert other.steps_done > 0 and not other.is_done
 
 
 def test_late_joiner_starts_from_the_networks_mean_weights() -> None:
