@@ -89,6 +89,7 @@ NODE_ID_MAX_CHARS = 64
 FLOOD_MAX_PER_S = 2500.0  # one sender's sustained messages a second before drops
 FLOOD_BURST = 500  # messages one sender may send at once above that rate
 MAX_TRACKED_SENDERS = 4096  # senders a receiver keeps sequence and flood state for
+MONITOR_CHECK_S = 0.25  # how often a loop reads its sockets' handshake monitors
 CURVE_KEY_WAIT_S = 3.0  # a node's PUB holds a key the coordinator may vouch for
 MAX_NODE_INDEX = 4095  # highest node index (a column of every node vector)
 MAX_STEP = 2**53  # highest step a state may carry (joiners start a margin past it)

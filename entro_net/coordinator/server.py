@@ -12,6 +12,7 @@ dialled pinned to the key it joined with (``entro_net.security``).
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -233,7 +234,8 @@ class CoordinatorServer:
         hub_due = self.hub.deadline() if self.hub is not None else None
         if hub_due is not None:
             wait = max(0.0, min(wait, hub_due - now))
-        ready = dict(self.poller.poll(int(wait * 1000)))
+        # Rounded up: a wait cut to 0 ms would spin the loop until it is due.
+        ready = dict(self.poller.poll(math.ceil(wait * 1000)))
         self.guard.handle(time.monotonic(), ready)
         if self.router in ready:
             self._drain_router()

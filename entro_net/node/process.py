@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import math
 import re
 import secrets
 import signal
@@ -242,7 +243,8 @@ class NodeProcess:
                 break
             now = time.monotonic()
             wait = max(0.0, self.core.next_deadline(now) - now)
-            ready = dict(self.poller.poll(int(wait * 1000)))
+            # Rounded up: a wait cut to 0 ms would spin the loop until due.
+            ready = dict(self.poller.poll(math.ceil(wait * 1000)))
             self._guard(time.monotonic(), ready)
             if self.sub in ready:
                 # This SUB dials the coordinator's event stream alone: once its
@@ -348,9 +350,9 @@ class NodeProcess:
         records = batch.records
         if self.core.index is not None:
             records = records[records["index"] != self.core.index]
-        self.delays.add_many(now - records["ts"])
-        if self._steady(now):
-            self.steady_delays.add_many(now - records["ts"])
+        self.delays.add_many(
+            now - records["ts"], self._steady(now) and self.steady_delays
+        )
         for row in records.tolist():
             peer = by_index.get(row[0])
             if peer is None:
@@ -439,18 +441,12 @@ class NodeProcess:
             log.warning("peer_without_key", peer=peer, endpoint=endpoint)
             return
         self.poller.register(sock, zmq.POLLIN)
-        monitor = self.guard.monitor_of(sock)
-        if monitor is not None:
-            self.poller.register(monitor, zmq.POLLIN)
         self.dialled[endpoint] = (sock, peer)
 
     def _hang_up(self, endpoint: str) -> None:
         dialled = self.dialled.pop(endpoint, None)
         if dialled is not None:
             self.poller.unregister(dialled[0])
-            monitor = self.guard.monitor_of(dialled[0])
-            if monitor is not None:
-                self.poller.unregister(monitor)
             self.guard.forget(dialled[0])
             dialled[0].close(linger=0)
 

@@ -19,7 +19,7 @@ import math
 import resource
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -66,24 +66,31 @@ class DelayHistogram:
         if delay_s > self.max_s:
             self.max_s = delay_s
 
-    def add_many(self, delays_s: NDArray[np.float64]) -> None:
-        """Count many delays at once (a hub batch)."""
+    def add_many(
+        self,
+        delays_s: NDArray[np.float64],
+        also: DelayHistogram | Literal[False] = False,
+    ) -> None:
+        """Count many delays at once (a hub batch), in ``also`` too if given."""
         if delays_s.size == 0:
             return
         clipped = np.maximum(delays_s, MIN_DELAY_S)
-        index = np.floor(BINS_PER_OCTAVE * np.log2(clipped / MIN_DELAY_S))
+        index = (BINS_PER_OCTAVE * np.log2(clipped / MIN_DELAY_S)).astype(np.int64)
         good = (delays_s >= 0.0) & (index < N_BINS)
-        self.skewed += int(delays_s.size - np.count_nonzero(good))
+        skewed = int(delays_s.size - np.count_nonzero(good))
         kept = delays_s[good]
-        if kept.size == 0:
-            return
-        for i, count in zip(
-            *np.unique(index[good].astype(np.int64), return_counts=True), strict=True
-        ):
-            self.counts[int(i)] += int(count)
-        self.count += int(kept.size)
-        self.total_s += float(kept.sum())
-        self.max_s = max(self.max_s, float(kept.max()))
+        bins = index[good].tolist()
+        total = float(kept.sum()) if bins else 0.0
+        top = float(kept.max()) if bins else 0.0
+        for hist in (self, also) if also else (self,):
+            hist.skewed += skewed
+            counts = hist.counts
+            for i in bins:
+                counts[i] += 1
+            hist.count += len(bins)
+            hist.total_s += total
+            if top > hist.max_s:
+                hist.max_s = top
 
     def sparse(self) -> dict[str, int]:
         """The non-empty bins as ``{str(index): count}`` (JSON-ready)."""

@@ -2,8 +2,9 @@
 
 The coordinator and the node loops own a ``Guard`` and call it at a few
 points: ``serve`` before a socket binds, ``dial`` before a socket connects,
-``connect`` to dial with a pinned key, ``handle`` when one of ``sockets`` is
-readable, ``user_key`` to learn which key sent a frame. In plaintext mode it
+``connect`` to dial with a pinned key, ``handle`` on every wake-up (it
+answers ZAP when ``sockets`` is readable and reads the monitors every
+``MONITOR_CHECK_S``), ``user_key`` to learn which key sent a frame. In plaintext mode it
 only watches the control link's handshakes, so a CURVE process that dials a
 plaintext one (or the other way round) is named in both logs.
 """
@@ -16,7 +17,7 @@ from collections.abc import Callable, Container
 
 import zmq
 
-from entro_net.config import CURVE_KEY_WAIT_S, NetworkConfig
+from entro_net.config import CURVE_KEY_WAIT_S, MONITOR_CHECK_S, NetworkConfig
 from entro_net.security.curve import Curve, Domain, Role, connect, dial_as, serve
 from entro_net.security.handshake import Failure, HandshakeWatch
 from entro_net.security.zap import ZapHandler
@@ -53,6 +54,7 @@ class Guard:
                 policy=self._admits,
             )
         self.watches: dict[zmq.Socket[bytes], HandshakeWatch] = {}
+        self.monitors_due = 0.0
 
     @property
     def is_secure(self) -> bool:
@@ -66,9 +68,11 @@ class Guard:
 
     @property
     def sockets(self) -> list[zmq.Socket[bytes]]:
-        """What the loop must poll for ``handle``."""
-        found = [] if self.zap is None else [self.zap.sock]
-        return found + [watch.monitor for watch in self.watches.values()]
+        """What the loop must poll for ``handle``: the ZAP socket, whose
+        requests hold handshakes up. Monitors are read on a timer
+        (``MONITOR_CHECK_S``): each socket in a poll costs system calls on
+        every wake-up of the loop."""
+        return [] if self.zap is None else [self.zap.sock]
 
     def _admits(self, domain: str, key: bytes) -> bool | None:
         assert self.curve is not None
@@ -133,13 +137,14 @@ class Guard:
     def handle(
         self, now: float, ready: Container[zmq.Socket[bytes]] | None = None
     ) -> list[tuple[str, str, Failure]]:
-        """Answer ZAP requests and read the monitors.
+        """Answer ZAP requests and, every ``MONITOR_CHECK_S``, read the
+        monitors.
 
         Args:
             now: the current time.
-            ready: the sockets a poll found readable; only those are read
-                (None: all of them). A read that finds nothing costs system
-                calls and an exception, on every wake-up of the loop.
+            ready: the sockets a poll found readable: the ZAP socket is read
+                only when in it (None: always). A read that finds nothing
+                costs system calls and an exception.
 
         Returns:
             (socket name, endpoint, failure) for each failed handshake.
@@ -149,18 +154,14 @@ class Guard:
                 self.zap.handle(now)
             elif self.zap.pending:
                 self.zap.retry(now)  # keys vouched for since, or waits over
-        failures = []
+        failures: list[tuple[str, str, Failure]] = []
+        if now < self.monitors_due:
+            return failures
+        self.monitors_due = now + MONITOR_CHECK_S
         for watch in self.watches.values():
-            if ready is not None and watch.monitor not in ready:
-                continue
             for endpoint, failure in watch.drain(now):
                 failures.append((watch.name, endpoint, failure))
         return failures
-
-    def monitor_of(self, sock: zmq.Socket[bytes]) -> zmq.Socket[bytes] | None:
-        """The monitor socket watching ``sock`` (to poll), if it is watched."""
-        watch = self.watches.get(sock)
-        return None if watch is None else watch.monitor
 
     def forget(self, sock: zmq.Socket[bytes]) -> None:
         """Stop watching ``sock`` (before it closes)."""

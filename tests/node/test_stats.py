@@ -98,3 +98,17 @@ def test_counting_many_delays_at_once_equals_counting_them_one_by_one() -> None:
     assert (many.count, many.skewed) == (one.count, one.skewed)
     assert many.total_s == pytest.approx(one.total_s)
     assert many.max_s == one.max_s
+
+
+def test_add_many_counts_a_batch_in_a_second_histogram_too() -> None:
+    delays = np.array([0.002, 0.004, -0.001, 0.004])
+    first, steady = DelayHistogram(), DelayHistogram()
+    first.add(0.5)  # the first one already held more than the second
+
+    first.add_many(delays, steady)
+
+    assert steady.count == 3 and steady.skewed == 1
+    assert steady.max_s == pytest.approx(0.004) and first.max_s == 0.5
+    assert first.count == 4
+    assert sum(steady.counts) == 3
+    assert {k: first.sparse()[k] for k in steady.sparse()} == steady.sparse()
