@@ -10,7 +10,6 @@ and prints (and writes) the summary.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import signal
@@ -43,6 +42,7 @@ from entro_net.coordinator.summary import (
     traffic_summary,
 )
 from entro_net.errors import ConfigError, EntroNetError
+from entro_net.lifetime import die_with_parent
 from entro_net.model.sync import check_kappa
 from entro_net.node.forklaunch import ForkedNode, prefork
 from entro_net.node.process import StopFlag
@@ -60,7 +60,6 @@ log = structlog.get_logger()
 
 DEFAULT_NODES = 5
 WINDOWS_FILE = "anomaly_windows.json"
-PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -75,13 +74,9 @@ class Child:
     trace: Path | None = None
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM if ``up`` dies without reaping us."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
+def _or_dash(value: object) -> str:
+    """A figure of the summary table, or - when the node never reported it."""
+    return "-" if value is None else str(value)
 
 
 def _process_age_s() -> float | None:
@@ -397,7 +392,7 @@ class Up:
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         self.children.append(
             Child(
@@ -714,12 +709,16 @@ class Status:
                 f"{node.get('steps', '-')!s:>6} "
                 f"{(psi if psi is not None else float('nan')):8.4f} "
                 f"{w[0]:6.3f} {w[1]:6.3f} {w[2]:6.3f} "
-                f"{node.get('sent')!s:>7} {node.get('received')!s:>7} "
-                f"{node.get('dropped')!s:>5}"
+                f"{_or_dash(node.get('sent')):>7} "
+                f"{_or_dash(node.get('received')):>7} "
+                f"{_or_dash(node.get('dropped')):>5}"
             )
         var100 = summary.get("var_last100")
+        # Free clock: the coordinator's own θ_net rounds, which may run one
+        # past the nodes' last step; lockstep: the network's closed rounds.
+        rounds = "rounds" if summary["clock"] == Clock.FREE.value else "steps"
         print(
-            f"network: steps {summary['steps']}  var_last100 "
+            f"network: {rounds} {summary['steps']}  var_last100 "
             f"{'-' if var100 is None else f'{var100:.6f}'}  "
             f"V_net {summary.get('v_net')}  θ_net {summary['theta_net']:.4f}  "
             f"isolations {len(summary['isolations'])}  "

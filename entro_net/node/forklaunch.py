@@ -15,7 +15,6 @@ for ``subprocess.Popen``; each also gets SIGTERM if the launcher dies.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import importlib
 import json
@@ -26,7 +25,8 @@ import time
 import traceback
 from pathlib import Path
 
-PR_SET_PDEATHSIG = 1
+from entro_net.lifetime import die_with_parent
+
 EXIT_LAUNCH_FAILED = 1
 CHILD_MODULES = (
     "entro_net.cli.main",
@@ -34,12 +34,6 @@ CHILD_MODULES = (
     "entro_net.node.launch",
     "entro_net.node.process",
 )
-
-
-def _die_with_parent() -> None:
-    with contextlib.suppress(OSError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _read_all(fd: int) -> bytes:
@@ -65,7 +59,7 @@ def _child(read_fd: int, parent: int) -> None:
     """In the forked child: wait for the command line, run it, never return."""
     code = EXIT_LAUNCH_FAILED
     try:
-        _die_with_parent()
+        die_with_parent()
         if os.getppid() != parent:
             os._exit(0)
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -22,8 +22,9 @@ from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any, Literal
 
-from entro_net.config import HELPER_NICE
+from entro_net.config import HELPER_JOB_TIMEOUT_S, HELPER_NICE
 from entro_net.errors import EntroNetError
+from entro_net.lifetime import die_with_parent
 
 JOIN_TIMEOUT_S = 120.0
 
@@ -46,9 +47,16 @@ def _warm_up(kind: Kind) -> None:
         warm_up()
 
 
-def _serve(conn: Connection, kind: Kind) -> None:
+def _serve(conn: Connection, kind: Kind, parent: int) -> None:
     """Child: warm up, then run each job sent until told to stop."""
     try:
+        # Gone with the parent, however it ends: the pipe's far end may be
+        # held open by a sibling, and an orphan would keep its stdout open.
+        die_with_parent()
+        if os.getppid() != parent:
+            return
+        for end in _parent_ends:
+            end.close()  # the parent's ends of every helper's pipe
         # Below the parent: its simulation (timed as the sweep's compute)
         # keeps a whole core while the helpers load their libraries.
         os.nice(HELPER_NICE)
@@ -61,9 +69,13 @@ def _serve(conn: Connection, kind: Kind) -> None:
             try:
                 conn.send(("ok", function(*args)))
             except Exception as exc:  # reported to the parent, which raises
-                conn.send(("error", f"{exc!r}\n{traceback.format_exc()}"))
-    except (EOFError, KeyboardInterrupt):
+                conn.send(("error", (repr(exc), traceback.format_exc())))
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
         return
+
+
+_parent_ends: list[Connection] = []
+"""This process's ends of its helpers' pipes (a child closes its copies)."""
 
 
 class _Child:
@@ -73,15 +85,25 @@ class _Child:
         context = multiprocessing.get_context("fork")
         self.conn, child = context.Pipe()
         self.process = context.Process(
-            target=_serve, args=(child, kind), daemon=True, name=f"entro-net-{kind}"
+            target=_serve,
+            args=(child, kind, os.getpid()),
+            daemon=True,
+            name=f"entro-net-{kind}",
         )
         self.process.start()
         child.close()
+        _parent_ends.append(self.conn)
 
-    def close(self) -> None:
-        """Tell the child to stop and wait for it (kill it if it hangs)."""
-        with contextlib.suppress(OSError):
-            self.conn.send(None)
+    def close(self, *, kill: bool = False) -> None:
+        """Tell the child to stop and wait for it; ``kill``: do not wait (it
+        is not needed, or did not answer). A child that hangs is killed."""
+        if self.conn in _parent_ends:
+            _parent_ends.remove(self.conn)
+        if kill:
+            self.process.kill()
+        else:
+            with contextlib.suppress(OSError):
+                self.conn.send(None)
         self.conn.close()
         self.process.join(JOIN_TIMEOUT_S)
         if self.process.is_alive():
@@ -108,7 +130,7 @@ def discard_prestarted() -> None:
     """Stop the pre-started helpers no ``Helper`` took over (the command
     failed, or did not need them after all)."""
     while _prestarted:
-        _prestarted.popitem()[1].close()
+        _prestarted.popitem()[1].close(kill=True)  # may still be loading
 
 
 class Helper:
@@ -133,15 +155,29 @@ class Helper:
         Raises:
             HelperError: the function failed in the helper, or the helper died.
         """
-        if self._child is None:
+        child = self._child
+        if child is None:
             return function(*args)
         try:
-            self._child.conn.send((function, args))
-            status, value = self._child.conn.recv()
+            child.conn.send((function, args))
+            if not child.conn.poll(HELPER_JOB_TIMEOUT_S):
+                child.close(kill=True)
+                self._child = None
+                raise HelperError(
+                    f"the {self.kind} helper process did not answer within "
+                    f"{HELPER_JOB_TIMEOUT_S:g} s (stopped or overloaded)"
+                )
+            status, value = child.conn.recv()
         except (EOFError, OSError) as exc:
             raise HelperError(f"the {self.kind} helper process died: {exc!r}") from exc
         if status != "ok":
-            raise HelperError(f"the {self.kind} helper failed: {value}")
+            error, trace = value
+            import structlog  # only now: the sweep's start-up does without it
+
+            structlog.get_logger().debug(
+                "helper_job_failed", helper=self.kind, traceback=trace
+            )
+            raise HelperError(f"the {self.kind} helper failed: {error}")
         return value
 
     def __exit__(
