@@ -9,6 +9,7 @@ all, so scipy and matplotlib load there while this process loads the rest.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 COMMAND_MODULES = ("experiment", "network", "observe", "keys")
 
 EXIT_USAGE = 2
+EXIT_FAILED = 1
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a piped command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit status.
 
     Expected errors (bad flags, bad files, bad config) end with one line on
-    stderr and status 2; Ctrl-C ends with status 130.
+    stderr and status 2; a file or stream that cannot be written (a full
+    disk) with one line and status 1; a reader that went away (``| head``)
+    ends it quietly with status 141; Ctrl-C ends with status 130.
     """
     words = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -70,6 +75,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("entro-net: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        if argv is None:
+            # Nobody reads our stdout any more: no more output, no noise at
+            # exit when Python flushes it.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        with contextlib.suppress(OSError, ValueError):
+            print(f"entro-net: error: cannot write: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         if "entro_net.sim.helpers" in sys.modules:
             sys.modules["entro_net.sim.helpers"].discard_prestarted()
@@ -84,8 +100,9 @@ def exit_at_once(status: int) -> None:
     command. Only from the console script (``argv`` None), never from a
     caller in the same process.
     """
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # None: started with the stream closed
+            stream.flush()
     if "entro_net.sim.helpers" in sys.modules:
         sys.modules["entro_net.sim.helpers"].discard_prestarted()
     os._exit(status)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypedDict
 
+from entro_net.files import atomic_path
+
 
 class SweepFigure(TypedDict):
     """What ``draw_sweep`` draws: every number and label already made."""
@@ -76,6 +78,9 @@ def draw_sweep(figure: SweepFigure, path: Path) -> Path:
     # Fixed margins that fit these labels: tight_layout would lay the
     # figure out twice, a third of the drawing time.
     fig.subplots_adjust(left=0.1, right=0.98, bottom=0.1, top=0.93)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120, format="png")
+    finally:
+        plt.close(fig)
     return path

@@ -23,6 +23,7 @@ from entro_net.config import (
     ModelConfig,
     Source,
 )
+from entro_net.files import atomic_path
 from entro_net.sim.drawing import SweepFigure, draw_sweep, pyplot
 from entro_net.sim.experiments import LawObjectives, Objectives, Sweep
 
@@ -65,7 +66,9 @@ def write_json(path: Path, content: dict[str, Any]) -> Path:
     A NaN or infinite figure (a run that blew up, a fit over too few sizes)
     is written as null: JSON has no NaN, and readers choke on it.
     """
-    path.write_text(json.dumps(_json_safe(content), indent=2, allow_nan=False) + "\n")
+    text = json.dumps(_json_safe(content), indent=2, allow_nan=False) + "\n"
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
     return path
 
 
@@ -166,7 +169,7 @@ def sweep_markdown(sweep: Sweep, plot_name: str | None = None) -> str:
 
 def write_sweep_csv(sweep: Sweep, path: Path) -> Path:
     """One line per N: nodes, mean, std, then each repeat's figure."""
-    with path.open("w", newline="") as handle:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as handle:
         writer = csv.writer(handle)
         repeats = sweep.plan.repeats
         writer.writerow(["nodes", "mean", "std", *(f"run{r}" for r in range(repeats))])
@@ -226,7 +229,8 @@ def write_sweep(
             else plot_sweep(sweep, target)
         )
     markdown = sweep_markdown(sweep, "sweep.png" if plot else None)
-    (out / "sweep.md").write_text(markdown)
+    with atomic_path(out / "sweep.md") as tmp:
+        tmp.write_text(markdown)
     written.insert(2, out / "sweep.md")
     return written
 
@@ -401,7 +405,8 @@ def plot_stability(objectives: Objectives, path: Path) -> Path:
     axes[0].legend(fontsize="small")
     fig.suptitle("Distributed stability (sync must be under half of exchange off)")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
     return path
 
@@ -425,7 +430,8 @@ def plot_transfer(objectives: Objectives, path: Path) -> Path:
     axes[0][0].legend(fontsize="small")
     fig.suptitle("Networked transfer")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
     return path
 
@@ -452,7 +458,8 @@ def plot_isolation(objectives: Objectives, path: Path) -> Path:
         f"Fault isolation: node 0 at Ψ = {plan.fault_level} from step {plan.fault_step}"
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
     return path
 
@@ -464,7 +471,8 @@ def write_objectives(
     out.mkdir(parents=True, exist_ok=True)
     written = [write_json(out / "objectives.json", objectives.to_json())]
     markdown = out / "objectives.md"
-    markdown.write_text(objectives_markdown(objectives, plots=plot))
+    with atomic_path(markdown) as tmp:
+        tmp.write_text(objectives_markdown(objectives, plots=plot))
     written.append(markdown)
     if plot:
         written.append(plot_stability(objectives, out / PLOTS["stability"]))
