@@ -66,7 +66,6 @@ PHASE_SHIFT_STEP = 250
 SWEEP_NODES = "2,3,5,8,10,12,15,20,25,30,40,50"  # the seed's table of N
 SWEEP_STEPS = 800
 SWEEP_REPEATS = 4
-HELPER_NICE = 10  # the sweep's fit and plot helper processes yield to the simulation
 HELPER_JOB_TIMEOUT_S = 60.0  # longest a fit or a plot may take in its helper
 SWEEP_TAIL_STEPS = 100  # a run's figure: mean Var over its last 100 steps
 LINEAR_FIT_MAX_NODES = 15  # the seed fits the linear model for N <= 15

@@ -22,11 +22,14 @@ from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any, Literal
 
-from entro_net.config import HELPER_JOB_TIMEOUT_S, HELPER_NICE
 from entro_net.errors import EntroNetError
 from entro_net.lifetime import die_with_parent
 
 JOIN_TIMEOUT_S = 120.0
+HELPER_NICE = 10
+"""How far a helper yields to its parent. The value lives here, not in the
+config model: this module is loaded and forked before the config is (its
+import would delay every helper by a tenth of a second)."""
 
 Kind = Literal["plot", "fit"]
 
@@ -158,14 +161,17 @@ class Helper:
         child = self._child
         if child is None:
             return function(*args)
+        from entro_net import config  # loaded by now, in the parent
+
+        timeout = config.HELPER_JOB_TIMEOUT_S
         try:
             child.conn.send((function, args))
-            if not child.conn.poll(HELPER_JOB_TIMEOUT_S):
+            if not child.conn.poll(timeout):
                 child.close(kill=True)
                 self._child = None
                 raise HelperError(
                     f"the {self.kind} helper process did not answer within "
-                    f"{HELPER_JOB_TIMEOUT_S:g} s (stopped or overloaded)"
+                    f"{timeout:g} s (stopped or overloaded)"
                 )
             status, value = child.conn.recv()
         except (EOFError, OSError) as exc:

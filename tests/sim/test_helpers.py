@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from entro_net import config
 from entro_net.sim import helpers
 from entro_net.sim.helpers import Helper, HelperError
 
@@ -57,7 +58,7 @@ def _sleep(seconds: float) -> None:
 def test_a_helper_that_does_not_answer_in_time_is_killed_and_named(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(helpers, "HELPER_JOB_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(config, "HELPER_JOB_TIMEOUT_S", 0.5)
     with Helper("fit") as helper:
         child = helper._child
         assert child is not None
@@ -76,6 +77,7 @@ def test_a_failed_job_is_one_line_without_the_traceback() -> None:
 
 PARENT = """
 import os, sys, time
+from entro_net import config
 from entro_net.sim import helpers
 helpers.prestart("fit", "plot")
 print(" ".join(str(c.process.pid) for c in helpers._prestarted.values()), flush=True)
