@@ -51,8 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit status.
 
     Expected errors (bad flags, bad files, bad config) end with one line on
-    stderr and status 2; a file or stream that cannot be written (a full
-    disk) with one line and status 1; a reader that went away (``| head``)
+    stderr and status 2; a file or stream that cannot be read or written (a
+    full disk) with one line and status 1; a reader that went away (``| head``)
     ends it quietly with status 141; Ctrl-C ends with status 130.
     """
     words = list(sys.argv[1:] if argv is None else argv)
@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
     except OSError as exc:
         with contextlib.suppress(OSError, ValueError):
-            print(f"entro-net: error: cannot write: {exc}", file=sys.stderr)
+            print(f"entro-net: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         if "entro_net.sim.helpers" in sys.modules:
@@ -114,3 +114,7 @@ def helpers_for(words: Sequence[str]) -> tuple[Kind, ...]:
     if words[:2] != ["experiment", "sweep"] or {"-h", "--help"} & set(words):
         return ()
     return ("fit",) if "--no-plot" in words else ("fit", "plot")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -393,7 +393,7 @@ class NodeCore:
                 theirs=msg.config_fingerprint,
                 ours=self.fingerprint,
                 hint="start this node with the coordinator's model flags or "
-                "ENTRO_NET_* variables (--law, --kappa, --source, ...)",
+                "ENTRO_NET_* variables (--law, --kappa, --theta-base, ...)",
             )
             self.leave(now, CONFIG_MISMATCH)
             return

@@ -142,6 +142,6 @@ def run_node(args: argparse.Namespace, model: ModelConfig, net: NetworkConfig) -
         raise ConfigError(
             f"the coordinator at {net.coordinator} runs another model config: "
             "start this node with the same model flags or ENTRO_NET_* variables "
-            "(--law, --kappa, --source, ...) as the coordinator"
+            "(--law, --kappa, --theta-base, ...) as the coordinator"
         )
     return 0
