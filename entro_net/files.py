@@ -23,3 +23,14 @@ def atomic_path(path: Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def write_text_atomic(path: Path, text: str, *, durable: bool = False) -> Path:
+    """Write ``text`` to ``path`` whole or not at all; ``durable``: also
+    flushed to the disk before the rename (a crash right after keeps it)."""
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as handle:
+        handle.write(text)
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
+    return path

@@ -42,6 +42,7 @@ from entro_net.config import (
     Topology,
 )
 from entro_net.errors import ConfigError
+from entro_net.files import write_text_atomic
 
 EXIT_UNHEALTHY = 1
 
@@ -186,10 +187,7 @@ def _network_config(args: argparse.Namespace, **extra: Any) -> NetworkConfig:
 
 
 def _write_json(path: str, data: dict[str, Any]) -> None:
-    target = Path(path)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(target)
+    write_text_atomic(Path(path), json.dumps(data, indent=1))
 
 
 def _model_config(args: argparse.Namespace) -> ModelConfig:

@@ -16,6 +16,8 @@ from typing import Any
 
 import structlog
 
+from entro_net.files import write_text_atomic
+
 log = structlog.get_logger()
 
 
@@ -37,10 +39,4 @@ def load_snapshot(path: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 def save_snapshot(path: str | os.PathLike[str], snapshot: dict[str, Any]) -> None:
     """Write ``snapshot`` to ``path`` atomically (fsync, then rename)."""
-    target = Path(path)
-    tmp = target.with_name(target.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(snapshot, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(target)
+    write_text_atomic(Path(path), json.dumps(snapshot), durable=True)

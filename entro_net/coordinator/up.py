@@ -42,6 +42,7 @@ from entro_net.coordinator.summary import (
     traffic_summary,
 )
 from entro_net.errors import ConfigError, EntroNetError
+from entro_net.files import write_text_atomic
 from entro_net.lifetime import die_with_parent
 from entro_net.model.sync import check_kappa
 from entro_net.node.forklaunch import ForkedNode, prefork
@@ -433,10 +434,9 @@ class Up:
         """Run until done or stopped; returns the exit status."""
         self.stop.install()
         if self.args.ready_file:
-            path = Path(self.args.ready_file)
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(json.dumps(self.server.endpoints))
-            tmp.replace(path)
+            write_text_atomic(
+                Path(self.args.ready_file), json.dumps(self.server.endpoints)
+            )
         status = Status(self, plain=self.args.plain or not sys.stdout.isatty())
         try:
             self.launch()

@@ -37,6 +37,7 @@ from entro_net.coordinator.server import (
     log_events,
 )
 from entro_net.errors import ConfigError, ProtocolError
+from entro_net.files import write_text_atomic
 from entro_net.node.core import NodeCore, Phase
 from entro_net.node.stats import (
     DelayHistogram,
@@ -517,10 +518,8 @@ class NodeProcess:
 
 
 def write_summary(path: Path, figures: dict[str, Any]) -> None:
-    """Write the node's final figures as JSON (via a temporary file)."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(figures, indent=1))
-    tmp.replace(path)
+    """Write the node's final figures as JSON (whole or not at all)."""
+    write_text_atomic(path, json.dumps(figures, indent=1))
 
 
 def write_history(path: Path, rows: list[tuple[float, ...]]) -> None:

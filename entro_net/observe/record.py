@@ -27,6 +27,7 @@ from entro_net.config import NetworkConfig
 from entro_net.coordinator.core import CoordinatorCore
 from entro_net.coordinator.server import CoordinatorServer
 from entro_net.errors import ConfigError
+from entro_net.files import write_text_atomic
 from entro_net.recording import RecordWriter
 
 log = structlog.get_logger()
@@ -65,10 +66,7 @@ class Recorder:
         self.writer = RecordWriter(path, max_bytes=max_bytes, keep=keep)
         self.offset = time.time() - time.monotonic()
         self.failed = False
-        target = meta_path(path)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(json.dumps(meta, indent=1))
-        tmp.replace(target)
+        write_text_atomic(meta_path(path), json.dumps(meta, indent=1))
 
     @property
     def written(self) -> int:
