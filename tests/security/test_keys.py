@@ -103,6 +103,17 @@ def _net(**fields: str) -> NetworkConfig:
     return NetworkConfig(**fields)  # type: ignore[arg-type]
 
 
+def coordinator_curve(keys: Path) -> Curve | None:
+    """The coordinator's CURVE settings from a directory ``keys generate`` made."""
+    return Curve.from_config(
+        _net(
+            curve_secret=str(keys / "coordinator.key_secret"),
+            allow=str(keys / "allowed"),
+        ),
+        Role.COORDINATOR,
+    )
+
+
 def test_secure_mode_is_off_without_a_secret_and_half_settings_are_refused(
     tmp_path: Path,
 ) -> None:
@@ -128,13 +139,7 @@ def test_control_admits_nodes_only_and_events_admit_observers_too(
     tmp_path: Path,
 ) -> None:
     generate_keys(tmp_path, 1, 1)
-    curve = Curve.from_config(
-        _net(
-            curve_secret=str(tmp_path / "coordinator.key_secret"),
-            allow=str(tmp_path / "allowed"),
-        ),
-        Role.COORDINATOR,
-    )
+    curve = coordinator_curve(tmp_path)
     assert curve is not None
     node = load_public_key(tmp_path / "node-0.key")
     observer = load_public_key(tmp_path / "observer-0.key")
@@ -150,13 +155,7 @@ def test_a_key_dropped_into_the_allow_list_is_admitted_without_a_restart(
     tmp_path: Path,
 ) -> None:
     generate_keys(tmp_path, 1, 0)
-    curve = Curve.from_config(
-        _net(
-            curve_secret=str(tmp_path / "coordinator.key_secret"),
-            allow=str(tmp_path / "allowed"),
-        ),
-        Role.COORDINATOR,
-    )
+    curve = coordinator_curve(tmp_path)
     assert curve is not None
     extra = tmp_path / "extra"
     generate_keys(extra, 1, 0)
