@@ -90,6 +90,11 @@ FLOOD_MAX_PER_S = 2500.0  # one sender's sustained messages a second before drop
 FLOOD_BURST = 500  # messages one sender may send at once above that rate
 MAX_TRACKED_SENDERS = 4096  # senders a receiver keeps sequence and flood state for
 MONITOR_CHECK_S = 0.25  # how often a loop reads its sockets' handshake monitors
+# The free clock's shares of a period past the shared grid's tick (between
+# the bursts of states, protocol/grid.py): the coordinator computes θ_net,
+# then every node computes its next step, which it sends at the next tick.
+FREE_THETA_AT = 0.25
+FREE_PREPARE_AT = 0.5
 CURVE_KEY_WAIT_S = 3.0  # a node's PUB holds a key the coordinator may vouch for
 MAX_NODE_INDEX = 4095  # highest node index (a column of every node vector)
 MAX_STEP = 2**53  # highest step a state may carry (joiners start a margin past it)

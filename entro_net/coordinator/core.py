@@ -42,6 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from entro_net.config import (
+    FREE_THETA_AT,
     MAX_NODE_INDEX,
     MAX_STEP,
     PSI_ABS_MAX,
@@ -73,6 +74,7 @@ from entro_net.protocol import (
     Threshold,
     Welcome,
 )
+from entro_net.protocol.grid import next_on_grid
 
 Array = NDArray[np.float64]
 COORDINATOR_ID = "coordinator"
@@ -192,7 +194,7 @@ class CoordinatorCore:
         self.theta_net = float(clip_theta(model.theta_base))
         self.epoch = 0
         self.isolated: set[str] = set()
-        self.next_tick = now
+        self.next_tick = next_on_grid(now, net.rate, FREE_THETA_AT)
 
         self.var_history: list[float] = []
         self.v_net_history: list[float] = []
@@ -580,7 +582,9 @@ class CoordinatorCore:
             self._close_rounds(now)
         elif now >= self.next_tick:
             self._free_tick(now)
-            self.next_tick = max(self.next_tick + 1.0 / self.net.rate, now)
+            self.next_tick += 1.0 / self.net.rate
+            if self.next_tick < now:
+                self.next_tick = next_on_grid(now, self.net.rate, FREE_THETA_AT)
         self._sweep_left(now)
         if now >= self.membership_due:
             self._publish_membership(now)

@@ -13,7 +13,11 @@ from the welcome and the membership messages, and starts stepping at the
   own row. Every node and the simulator compute the same numbers.
 - ``free``: the node steps at its own rate, on the freshest peer readings
   whose age on its own clock is under ``staleness_s``, the coordinator's
-  θ_net and its isolation decisions (by epoch).
+  θ_net and its isolation decisions (by epoch). The ticks lie on a grid of
+  the shared clock, so a host's nodes publish together and their states
+  travel in one burst. A node computes each step ``FREE_PREPARE_AT`` of a
+  period after the last tick, between the bursts, and publishes it when its
+  tick is due: the computation is off the path from publish to receipt.
 
 Without the coordinator a node keeps stepping on its last θ_net and applies
 the isolation rule to the readings it sees itself; it says hello again with
@@ -26,7 +30,6 @@ touches a socket or logs.
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from entro_net.config import (
+    FREE_PREPARE_AT,
     MAX_NODE_INDEX,
     MAX_STEP,
     PSI_TARGET,
@@ -69,6 +73,7 @@ from entro_net.protocol import (
     Threshold,
     Welcome,
 )
+from entro_net.protocol.grid import next_on_grid
 
 Array = NDArray[np.float64]
 CONFIG_MISMATCH = "config_mismatch"
@@ -224,6 +229,11 @@ class NodeCore:
         self.resend_due = 0.0
         self.recent_states: deque[State] = deque(maxlen=2)
         self.next_tick = 0.0
+        self.prepare_due = 0.0
+        self.prepared: State | None = None
+        """The free clock's next state, computed and waiting for its tick
+        (its seq and ts are set when it goes out)."""
+        self.prepared_row: tuple[float, ...] = ()
         self.overruns = 0
         self.ignored_decisions = 0
         """Coordinator messages (decisions, θ_net, membership) that came on a
@@ -577,6 +587,8 @@ class NodeCore:
             due.append(self.hello_due)
         if self.started and self.settings.clock is Clock.FREE:
             due.append(self.next_tick)
+            if self.prepared is None:
+                due.append(self.prepare_due)
         if self.started and self.settings.clock is Clock.LOCKSTEP:
             due.append(self.resend_due)
         return min(due)
@@ -592,23 +604,23 @@ class NodeCore:
         if self.settings.clock is Clock.LOCKSTEP:
             self._lockstep(now)
         elif now >= self.next_tick:
-            self._free_step(now)
+            if self.prepared is None:
+                self._free_step(now)
+            self._send_prepared(now)
             period = 1.0 / self.settings.rate_hz
             self.next_tick += period
             if self.next_tick < now:
                 self.overruns += 1
                 self.next_tick = self._on_grid(now)
+            self.prepare_due = self.next_tick - (1.0 - FREE_PREPARE_AT) * period
+        elif self.prepared is None and now >= self.prepare_due:
+            self._free_step(now)
 
     def _on_grid(self, now: float) -> float:
-        """The first free-clock tick at or after ``now`` on the rate's grid.
-
-        Ticks at whole multiples of the period of the shared clock, so the
-        nodes of one host (one CLOCK_MONOTONIC) publish each tick together:
-        peers drain a tick's states in one wake-up, and the hub sends them on
-        in one batch.
-        """
-        rate = self.settings.rate_hz
-        return math.ceil(now * rate) / rate
+        """The first free-clock tick at or after ``now`` on the shared grid
+        (protocol/grid.py): peers drain a tick's states in one wake-up, and
+        the hub sends them on in one batch."""
+        return next_on_grid(now, self.settings.rate_hz)
 
     def _keep_contact(self, now: float) -> None:
         silence = self.net.dead_after * self.net.heartbeat_interval_s
@@ -765,10 +777,21 @@ class NodeCore:
         self.error = synced - PSI_TARGET
         self.delta = synced - raw
         self.phase = Phase.ISOLATED if self.isolated else Phase.ACTIVE
+
+    def _history_row(self) -> tuple[float, ...]:
+        return (
+            self.step,
+            self.psi_raw,
+            self.psi,
+            *self.weights,
+            self.theta_net,
+            self.isolated,
+        )
+
+    def _count_step(self, row: tuple[float, ...]) -> None:
+        """A step went out: record it (``row``) and move to the next."""
         if self.settings.record:
-            self.history.append(
-                (self.step, raw, synced, *self.weights, self.theta_net, self.isolated)
-            )
+            self.history.append(row)
         self.steps_done += 1
         self.step += 1
 
@@ -919,6 +942,7 @@ class NodeCore:
         self.v_net = float(outcome.v_net[0])
         synced = float(outcome.synced[0, self.index])
         self._learn(float(raw[0, self.index]), synced, float(outcome.network_error[0]))
+        self._count_step(self._history_row())
         self.theta_net = float(outcome.theta_next[0])
 
     # free clock -------------------------------------------------------------
@@ -929,6 +953,7 @@ class NodeCore:
         return self.rule.is_isolated(node)
 
     def _free_step(self, now: float) -> None:
+        """Compute the next step and hold its state for the tick (or leave)."""
         reason = self._should_stop()
         if reason is not None:
             self.leave(now, reason)
@@ -965,26 +990,33 @@ class NodeCore:
         synced = float(synced_all[0, self.index])
         own_error = synced - PSI_TARGET
         network_error = float(np.mean([own_error, *errors]))
-        step = self.step
         self._learn(raw, synced, network_error)
-        self._publish(
-            State(
-                node=self.node_id,
-                incarnation=self.settings.incarnation,
-                seq=self.sequencer.next_seq(MessageType.STATE),
-                ts=now,
-                step=step,
-                psi_raw=raw,
-                psi=synced,
-                error=own_error,
-                w1=self.weights[0],
-                w2=self.weights[1],
-                w3=self.weights[2],
-                theta_net=self.theta_net,
-                isolated=self.isolated,
-                delta=synced - raw,
-            )
+        self.prepared_row = self._history_row()
+        self.prepared = State(
+            node=self.node_id,
+            incarnation=self.settings.incarnation,
+            seq=0,
+            ts=now,
+            step=self.step,
+            psi_raw=raw,
+            psi=synced,
+            error=own_error,
+            w1=self.weights[0],
+            w2=self.weights[1],
+            w3=self.weights[2],
+            theta_net=self.theta_net,
+            isolated=self.isolated,
+            delta=synced - raw,
         )
+
+    def _send_prepared(self, now: float) -> None:
+        """Publish the prepared state, stamped now, and count its step."""
+        if self.prepared is None:
+            return  # the node is leaving instead
+        seq = self.sequencer.next_seq(MessageType.STATE)
+        self._publish(self.prepared._replace(seq=seq, ts=now))
+        self.prepared = None
+        self._count_step(self.prepared_row)
 
     # --- reporting ---------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from entro_net.config import Clock, ModelConfig
+from entro_net.config import FREE_THETA_AT, Clock, ModelConfig
 from entro_net.coordinator.core import CoordinatorCore
 from entro_net.protocol import (
     Heartbeat,
@@ -174,9 +174,22 @@ def test_free_clock_theta_comes_from_fresh_members_that_take_part() -> None:
     core.on_state(state("a", 0, 0.3, psi=0.3), 0.0)
     core.on_state(state("b", 0, 0.5, psi=0.5), 0.0)
     core.on_state(state("c", 0, 0.9, psi=0.9), -10.0)  # long stale
-    core.tick(0.01)
+    core.tick(core.next_tick)
     assert core.var_history == [pytest.approx(np.var([0.3, 0.5]))]
     assert core.n_history == [2]
+
+
+def test_free_clock_theta_falls_between_the_nodes_ticks() -> None:
+    # The nodes tick on the grid; θ_net comes FREE_THETA_AT of a period later,
+    # after their states arrived and before they compute their next step.
+    core = coordinator(MODEL, Clock.FREE)
+    period = 1.0 / NET.rate
+    for late in (0.0, 0.3, 2.7):  # also after a stall of several periods
+        due = core.next_tick
+        ticks = due / period - FREE_THETA_AT
+        assert ticks == pytest.approx(round(ticks), abs=1e-6)
+        core.tick(due + late * period)
+        assert core.next_tick > due + late * period
 
 
 def test_welcome_carries_the_mean_weights_of_active_members() -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from entro_net.config import (
+    FREE_PREPARE_AT,
     WEIGHTS_START,
     Clock,
     Fault,
@@ -149,6 +152,43 @@ def test_free_node_keeps_stepping_on_its_last_theta_without_the_coordinator() ->
     assert not nodes[0].welcomed
     assert nodes[0].steps_done > done + 20
     assert nodes[0].theta_net == theta
+
+
+def test_a_free_node_computes_between_ticks_and_sends_at_the_tick() -> None:
+    # The step is computed FREE_PREPARE_AT of a period past a tick (off the
+    # burst of states) and leaves, stamped, at the next tick of the grid.
+    model = ModelConfig()
+    a = make_node(model, "a", 0, clock=Clock.FREE, rate_hz=10.0)
+    b = make_node(model, "b", 1, clock=Clock.FREE, rate_hz=10.0)
+    wire = Wire(coordinator(model, Clock.FREE, expect=2), [a, b])
+    dt = 0.005
+
+    def advance_to(t: float) -> None:
+        while wire.now < t:
+            wire.now += dt
+            wire.tick()
+
+    def sent() -> list[State]:
+        return [m for s, m in wire.log if s == "a" and isinstance(m, State)]
+
+    wire.run_until(lambda: a.steps_done >= 5, 10.0, dt=dt)
+    for msg in sent():  # each left at the first wire tick at or after its grid time
+        assert 0.0 <= msg.ts - math.floor(msg.ts * 10.0 + 1e-9) / 10.0 < dt + 1e-9
+    tick, prepare = a.next_tick, a.prepare_due
+    assert prepare == pytest.approx(tick - (1.0 - FREE_PREPARE_AT) * 0.1)
+    advance_to(prepare - 2 * dt)
+    assert a.prepared is None
+    advance_to(prepare)
+    held = a.prepared
+    assert held is not None and held.step == a.step
+    count = len(sent())
+    advance_to(tick - 2 * dt)
+    assert len(sent()) == count and a.prepared is held
+    advance_to(tick)
+    last = sent()[-1]
+    assert len(sent()) == count + 1 and a.prepared is None
+    assert last.step == held.step and last.psi == held.psi and last.ts == wire.now
+    assert a.history[-1][0] == held.step and a.step == held.step + 1
 
 
 def test_free_node_uses_only_fresh_peer_readings() -> None:
