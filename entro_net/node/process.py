@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import structlog
 import zmq
 
-from entro_net.config import STEADY_SETTLE_S, NetworkConfig, Topology
+from entro_net.config import STEADY_SETTLE_S, Clock, NetworkConfig, Topology
 from entro_net.coordinator.server import (
     configure_socket,
     encode_checked,
@@ -55,6 +55,7 @@ log = structlog.get_logger()
 
 NODE_PORT_RANGE = (20000, 32767)
 RECV_BATCH = 512
+UNAPPLIED_MAX = 16  # hub batches held before they are applied in any case
 HISTORY_COLUMNS = ("step", "psi_raw", "psi", "w1", "w2", "w3", "theta_net", "isolated")
 
 
@@ -200,6 +201,9 @@ class NodeProcess:
             self.poller.register(self.hub_sub, zmq.POLLIN)
         self.hub_batches = 0
         self.hub_dropped = 0
+        self.unapplied: list[tuple[Batch, float]] = []
+        """Hub batches received (decoded, checked, their delays counted) and
+        not yet handed to the core, with their times of receipt."""
         self.hub_peers: set[str] = set()
         """Peers' endpoints, dialled only while the coordinator (the hub) is lost."""
 
@@ -264,7 +268,10 @@ class NodeProcess:
             for sock, peer in list(self.dialled.values()):
                 if sock in ready:
                     self._drain(sock, self.sub_decoder, control=False, peer=peer)
-            self.core.tick(time.monotonic())
+            now = time.monotonic()
+            if self.unapplied and self._batches_needed(now):
+                self._apply_batches()
+            self.core.tick(now)
             self.flush()
             if self.active_since is None and self.core.started:
                 self.active_since = time.monotonic()
@@ -344,16 +351,37 @@ class NodeProcess:
                     log.warning("hub_batch_dropped", reason=exc.reason)
                 continue
             self.hub_batches += 1
-            self._take_batch(batch, now)
+            records = batch.records
+            if self.core.index is not None:
+                records = records[records["index"] != self.core.index]
+            self.delays.add_many(
+                now - records["ts"], self._steady(now) and self.steady_delays
+            )
+            self.unapplied.append((batch._replace(records=records), now))
+
+    def _batches_needed(self, now: float) -> bool:
+        """Whether the core must have the held hub batches now.
+
+        A free-clock node uses its peers' states when it computes its next
+        step, between the bursts of states: it takes a batch's rows then, not
+        while the other nodes are still receiving theirs (the batch was
+        decoded and checked on receipt). A lockstep round may close on them.
+        """
+        return (
+            self.core.settings.clock is Clock.LOCKSTEP
+            or self.core.next_deadline(now) <= now
+            or len(self.unapplied) >= UNAPPLIED_MAX
+        )
+
+    def _apply_batches(self) -> None:
+        """Hand the held hub batches to the core, oldest first."""
+        for batch, received in self.unapplied:
+            self._take_batch(batch, received)
+        self.unapplied.clear()
 
     def _take_batch(self, batch: Batch, now: float) -> None:
         by_index = {p.index: p for p in self.core.peers.values()}
         records = batch.records
-        if self.core.index is not None:
-            records = records[records["index"] != self.core.index]
-        self.delays.add_many(
-            now - records["ts"], self._steady(now) and self.steady_delays
-        )
         for row in records.tolist():
             peer = by_index.get(row[0])
             if peer is None:
