@@ -201,9 +201,9 @@ class NodeProcess:
             self.poller.register(self.hub_sub, zmq.POLLIN)
         self.hub_batches = 0
         self.hub_dropped = 0
-        self.unapplied: list[tuple[Batch, float]] = []
-        """Hub batches received (decoded, checked, their delays counted) and
-        not yet handed to the core, with their times of receipt."""
+        self.unapplied: list[tuple[bytes, float]] = []
+        """Hub batch frames received and not yet decoded and handed to the
+        core, with their times of receipt."""
         self.hub_peers: set[str] = set()
         """Peers' endpoints, dialled only while the coordinator (the hub) is lost."""
 
@@ -277,6 +277,7 @@ class NodeProcess:
                 self.active_since = time.monotonic()
                 self.cpu_at_active = cpu_seconds()
         self.active_until = time.monotonic()
+        self._apply_batches()  # their delays belong to the figures
 
     def _guard(self, now: float, ready: Container[zmq.Socket[bytes]]) -> None:
         """Answer ZAP requests; dial the coordinator again after a refusal.
@@ -336,36 +337,23 @@ class NodeProcess:
             self.core.handle(msg, now, control=control, from_peer=peer is not None)
 
     def _drain_hub(self, sock: zmq.Socket[bytes]) -> None:
-        """Take the hub's batches: each row to the core as a peer's state."""
+        """Take the hub's batch frames, each stamped with its time of receipt."""
         for _ in range(RECV_BATCH):
             try:
                 frame = sock.recv(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            now = time.monotonic()
-            try:
-                batch = decode_batch(frame, self.net.max_message_bytes)
-            except ProtocolError as exc:
-                self.hub_dropped += 1
-                if self.warn.admit(f"hub_{exc.reason}", now):
-                    log.warning("hub_batch_dropped", reason=exc.reason)
-                continue
-            self.hub_batches += 1
-            records = batch.records
-            if self.core.index is not None:
-                records = records[records["index"] != self.core.index]
-            self.delays.add_many(
-                now - records["ts"], self._steady(now) and self.steady_delays
-            )
-            self.unapplied.append((batch._replace(records=records), now))
+            self.unapplied.append((frame, time.monotonic()))
+            if not int(sock.get(zmq.EVENTS)) & zmq.POLLIN:
+                return  # cheaper than a recv that raises
 
     def _batches_needed(self, now: float) -> bool:
         """Whether the core must have the held hub batches now.
 
         A free-clock node uses its peers' states when it computes its next
-        step, between the bursts of states: it takes a batch's rows then, not
-        while the other nodes are still receiving theirs (the batch was
-        decoded and checked on receipt). A lockstep round may close on them.
+        step, between the bursts of states: it decodes a batch and takes its
+        rows then, not while the other nodes are still receiving theirs. A
+        lockstep round may close on them at once.
         """
         return (
             self.core.settings.clock is Clock.LOCKSTEP
@@ -374,9 +362,26 @@ class NodeProcess:
         )
 
     def _apply_batches(self) -> None:
-        """Hand the held hub batches to the core, oldest first."""
-        for batch, received in self.unapplied:
-            self._take_batch(batch, received)
+        """Decode and check the held batch frames, count their delays (to
+        their receipt) and hand their rows to the core, oldest first; a bad
+        frame is dropped and counted."""
+        for frame, received in self.unapplied:
+            try:
+                batch = decode_batch(frame, self.net.max_message_bytes)
+            except ProtocolError as exc:
+                self.hub_dropped += 1
+                if self.warn.admit(f"hub_{exc.reason}", received):
+                    log.warning("hub_batch_dropped", reason=exc.reason)
+                continue
+            self.hub_batches += 1
+            records = batch.records
+            if self.core.index is not None:
+                records = records[records["index"] != self.core.index]
+            self.delays.add_many(
+                received - records["ts"],
+                self._steady(received) and self.steady_delays,
+            )
+            self._take_batch(batch._replace(records=records), received)
         self.unapplied.clear()
 
     def _take_batch(self, batch: Batch, now: float) -> None:

@@ -1,0 +1,92 @@
+"""The node's socket loop with the hub: batch frames held on receipt, then
+decoded, checked, counted and handed to the core.
+
+A real ZeroMQ context and sockets, dialling a loopback port where nothing
+listens; the frames go straight into the loop's hold (no traffic needed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import msgpack
+import pytest
+import zmq
+
+from entro_net.config import Clock, ModelConfig, NetworkConfig, Topology
+from entro_net.node.process import NodeProcess
+from entro_net.protocol import State
+from entro_net.protocol.batch import BATCH_PREFIX, encode_batch, state_row
+from tests.node.harness import Wire, coordinator, make_node
+
+MODEL = ModelConfig()
+NET = NetworkConfig(topology=Topology.HUB)
+
+
+@pytest.fixture
+def proc() -> Iterator[NodeProcess]:
+    """Node a (index 0) of a started free network of two, in a real loop."""
+    a = make_node(MODEL, "a", 0, clock=Clock.FREE, net=NET)
+    b = make_node(MODEL, "b", 1, clock=Clock.FREE, net=NET)
+    wire = Wire(coordinator(MODEL, Clock.FREE, expect=2, net=NET), [a, b])
+    wire.run_until(lambda: a.steps_done >= 3, 5.0)
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    pub, _ = NodeProcess.bind_pub(ctx, NET, "127.0.0.1")
+    process = NodeProcess(a, NET, coordinator="tcp://127.0.0.1:1", pub=pub, ctx=ctx)
+    try:
+        yield process
+    finally:
+        process.close()
+
+
+def batch_from_b(proc: NodeProcess, step: int, ts: float) -> bytes:
+    peer = proc.core.peers["b"]
+    assert peer.latest is not None
+    state = peer.latest._replace(step=step, seq=peer.latest.seq + 1, ts=ts)
+    own = state._replace(node="a", incarnation=1)
+    return encode_batch("coord", 7, 1, ts, [state_row(1, state), state_row(0, own)])
+
+
+def test_a_held_batch_is_applied_with_its_time_of_receipt(proc: NodeProcess) -> None:
+    frame = batch_from_b(proc, step=999, ts=100.0)
+    proc.unapplied.append((frame, 100.004))
+    proc._apply_batches()
+    peer = proc.core.peers["b"]
+    assert isinstance(peer.latest, State) and peer.latest.step == 999
+    assert peer.arrived == 100.004
+    assert proc.hub_batches == 1 and proc.unapplied == []
+    # Only the peer's row counts as a delay (not the node's own), 4 ms.
+    assert proc.delays.count == 1
+    assert proc.delays.figures()["max_ms"] == pytest.approx(4.0, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"",
+        b"\x00garbage",
+        BATCH_PREFIX + b"\xc1",
+        BATCH_PREFIX + msgpack.packb([1, "coord", 7, 1, 1.0, b"\x00" * 5, []]),
+        BATCH_PREFIX + msgpack.packb([1, "coord", 7, 1, 1.0, b"", [[1]]]),
+        BATCH_PREFIX + b"\xff" * (NET.max_message_bytes + 1),
+    ],
+    ids=["empty", "not-a-batch", "bad-msgpack", "partial-row", "bad-leave", "oversize"],
+)
+def test_a_bad_batch_is_dropped_and_counted_and_the_rest_applied(
+    proc: NodeProcess, frame: bytes
+) -> None:
+    good = batch_from_b(proc, step=500, ts=50.0)
+    proc.unapplied.extend([(frame, 50.001), (good, 50.002)])
+    proc._apply_batches()
+    assert proc.hub_dropped == 1 and proc.hub_batches == 1
+    latest = proc.core.peers["b"].latest
+    assert latest is not None and latest.step == 500
+    assert proc.summary()["hub"] == {"batches": 1, "dropped": 1}
+
+
+def test_a_non_finite_row_drops_its_whole_batch(proc: NodeProcess) -> None:
+    frame = batch_from_b(proc, step=7, ts=float("nan"))
+    before = proc.core.peers["b"].latest
+    proc.unapplied.append((frame, 1.0))
+    proc._apply_batches()
+    assert proc.hub_dropped == 1 and proc.core.peers["b"].latest is before
