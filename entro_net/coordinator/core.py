@@ -648,8 +648,18 @@ class CoordinatorCore:
                 self.outbox.reply.append((member.conn, msg))
         else:
             self._repeat_decisions(now)
-        self.membership_due = now + self.net.membership_interval_s
+        self.membership_due = self._next_refresh(now)
         self.changed = True
+
+    def _next_refresh(self, now: float) -> float:
+        """When to publish the membership again: on the free clock together
+        with θ_net (between the nodes' bursts), never later than the
+        interval after ``now``."""
+        interval = self.net.membership_interval_s
+        rate = self.net.rate
+        if self.clock is Clock.FREE and 2.0 / rate <= interval:
+            return next_on_grid(now + interval - 1.0 / rate, rate, FREE_THETA_AT)
+        return now + interval
 
     def _repeat_decisions(self, now: float) -> None:
         """Publish the latest decision about each member again, oldest first.

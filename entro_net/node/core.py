@@ -647,12 +647,19 @@ class NodeCore:
             self._warn_unanswered(now)
         if now >= self.heartbeat_due:
             self._send_heartbeat(now)
-            interval = (
-                self.net.heartbeat_interval_s
-                if self.started
-                else self.net.joining_heartbeat_s
-            )
-            self.heartbeat_due = now + interval
+            self.heartbeat_due = self._next_heartbeat(now)
+
+    def _next_heartbeat(self, now: float) -> float:
+        """When to beat next: a free-clock node beats when it computes a step
+        (no wake of its own, between the bursts), never later than the
+        interval after ``now``."""
+        if not self.started:
+            return now + self.net.joining_heartbeat_s
+        interval = self.net.heartbeat_interval_s
+        rate = self.settings.rate_hz
+        if self.settings.clock is Clock.FREE and 2.0 / rate <= interval:
+            return next_on_grid(now + interval - 1.0 / rate, rate, FREE_PREPARE_AT)
+        return now + interval
 
     def _redial(self, now: float) -> None:
         # A link that went silent may hang on an address that is gone (the

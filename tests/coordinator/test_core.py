@@ -192,6 +192,25 @@ def test_free_clock_theta_falls_between_the_nodes_ticks() -> None:
         assert core.next_tick > due + late * period
 
 
+def test_free_clock_membership_refresh_goes_out_with_theta() -> None:
+    core = coordinator(MODEL, Clock.FREE)
+    core.on_hello(hello("a"), b"A", 0.0)
+    period = 1.0 / NET.rate
+    now, sent = 0.0, []
+    for i in range(5000):
+        now = (i + 1) / 1000
+        if i % 100 == 0:
+            core.on_heartbeat(beat("a"), None, now)  # alive: no changes to say
+        core.tick(now)
+        if any(isinstance(m, Membership) for m in core.drain().publish):
+            sent.append(now)
+    periodic = sent[2:]  # the first ones follow the hello at once
+    assert len(periodic) >= 3
+    for t in periodic:
+        assert (t / period) % 1.0 == pytest.approx(FREE_THETA_AT, abs=0.03)
+    assert np.diff(periodic).max() <= NET.membership_interval_s + 0.002
+
+
 def test_welcome_carries_the_mean_weights_of_active_members() -> None:
     core = coordinator(MODEL, Clock.FREE)
     core.on_hello(hello("a"), b"A", 0.0)

@@ -191,6 +191,26 @@ def test_a_free_node_computes_between_ticks_and_sends_at_the_tick() -> None:
     assert a.history[-1][0] == held.step and a.step == held.step + 1
 
 
+def test_a_free_node_beats_when_it_computes_and_never_later_than_due() -> None:
+    from entro_net.protocol import Heartbeat
+
+    model = ModelConfig()
+    a = make_node(model, "a", 0, clock=Clock.FREE, rate_hz=10.0)
+    b = make_node(model, "b", 1, clock=Clock.FREE, rate_hz=10.0)
+    wire = Wire(coordinator(model, Clock.FREE, expect=2), [a, b])
+    wire.run_until(lambda: a.started, 5.0, dt=0.005)
+    start = wire.now
+    wire.run(4.0, dt=0.005)
+    beats = [m.ts for s, m in wire.log if s == "a" and isinstance(m, Heartbeat)]
+    beats = [t for t in beats if t > start + 0.6]  # after the first beat on the grid
+    assert len(beats) >= 6
+    for t in beats:  # at the first wire tick at or after the prepare share
+        share = (t * 10.0) % 1.0
+        assert FREE_PREPARE_AT - 1e-6 <= share < FREE_PREPARE_AT + 0.05 + 1e-6
+    gaps = np.diff(beats)
+    assert gaps.max() <= NET.heartbeat_interval_s + 0.005 + 1e-9
+
+
 def test_free_node_uses_only_fresh_peer_readings() -> None:
     model = ModelConfig(law=Law.LINEAR)
     a = make_node(model, "a", 0, clock=Clock.FREE)
