@@ -201,6 +201,8 @@ class NodeProcess:
             self.poller.register(self.hub_sub, zmq.POLLIN)
         self.hub_batches = 0
         self.hub_dropped = 0
+        self.hub_stale = 0
+        """Rows not newer than what the node has of that peer (a replay)."""
         self.unapplied: list[tuple[bytes, float]] = []
         """Hub batch frames received and not yet decoded and handed to the
         core, with their times of receipt."""
@@ -391,6 +393,14 @@ class NodeProcess:
             peer = by_index.get(row[0])
             if peer is None:
                 continue  # not a member we know (yet)
+            latest = peer.latest
+            if (
+                latest is not None
+                and latest.incarnation == row[1]
+                and row[2] <= latest.seq
+            ):
+                self.hub_stale += 1
+                continue
             state = State._make((peer.node, *row[1:12], bool(row[12]), row[13]))
             self.loss.observe(peer.node, state.incarnation, state.seq)
             self.core.handle(state, now)
@@ -518,7 +528,11 @@ class NodeProcess:
         figures["latency"] = self.delays.figures()
         figures["latency_steady"] = self.steady_delays.figures()
         figures["hub"] = (
-            {"batches": self.hub_batches, "dropped": self.hub_dropped}
+            {
+                "batches": self.hub_batches,
+                "dropped": self.hub_dropped,
+                "stale_rows": self.hub_stale,
+            }
             if self.hub_sub is not None
             else None
         )

@@ -160,11 +160,17 @@ class StateLoss:
         self._closed_expected = 0
         self._closed_received = 0
         self._closed_missing: dict[str, int] = {}
+        self.repeated = 0
+        """States whose seq was not past the last one of their stream."""
 
     def observe(self, node: str, incarnation: int, seq: int) -> None:
         """Record one accepted state of ``node``."""
         stream = self._streams.get(node)
-        if stream is None or incarnation != stream.incarnation or seq < stream.last:
+        if stream is not None and incarnation == stream.incarnation:
+            if seq <= stream.last:
+                self.repeated += 1  # a replay or a copy: not a state again
+                return
+        else:
             if stream is not None:
                 self._close(node, stream)
             self._streams[node] = _Stream(incarnation, seq, seq)
@@ -199,6 +205,7 @@ class StateLoss:
             "missing": lost,
             "loss_pct": 100.0 * lost / expected if expected else 0.0,
             "missing_by_peer": missing,
+            "repeated": self.repeated,
         }
 
 

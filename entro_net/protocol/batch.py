@@ -21,9 +21,16 @@ import msgpack
 import numpy as np
 from numpy.typing import NDArray
 
-from entro_net.config import MAX_MESSAGE_BYTES, PROTOCOL_VERSION
+from entro_net.config import (
+    MAX_MESSAGE_BYTES,
+    MAX_NODE_INDEX,
+    PROTOCOL_VERSION,
+    PSI_ABS_MAX,
+    WEIGHT_WIRE_RANGE,
+    WIRE_FLOAT_ABS_MAX,
+)
 from entro_net.errors import ProtocolError
-from entro_net.protocol.messages import State
+from entro_net.protocol.messages import INT_MAX, State
 
 BATCH_PREFIX = b"B"
 RECORD = np.dtype(
@@ -45,7 +52,26 @@ RECORD = np.dtype(
     ]
 )
 """One state in a batch: 109 bytes, packed, little endian."""
-FLOAT_FIELDS = ("ts", "psi_raw", "psi", "error", "w1", "w2", "w3", "theta_net")
+FLOAT_FIELDS = (
+    "ts",
+    "psi_raw",
+    "psi",
+    "error",
+    "w1",
+    "w2",
+    "w3",
+    "theta_net",
+    "delta",
+)
+WIRE_BOUNDS: dict[str, tuple[float, float]] = {
+    "ts": (-WIRE_FLOAT_ABS_MAX, WIRE_FLOAT_ABS_MAX),
+    **{
+        name: (-PSI_ABS_MAX, PSI_ABS_MAX)
+        for name in ("psi_raw", "psi", "error", "theta_net", "delta")
+    },
+    **{name: WEIGHT_WIRE_RANGE for name in ("w1", "w2", "w3")},
+}
+"""The ranges of PROTOCOL.md §4 a row must keep, as a State on the wire must."""
 HEADER_ALLOWANCE = 256
 """Bytes kept free in a frame for the header and the leaves."""
 
@@ -110,12 +136,30 @@ def encode_batch(
     return BATCH_PREFIX + msgpack.packb(body, use_bin_type=True)
 
 
+def _check_records(records: Records) -> None:
+    """Every row within the wire's ranges, as the state decoder demands."""
+    for name in FLOAT_FIELDS:
+        column = records[name]
+        low, high = WIRE_BOUNDS[name]
+        # min/max carry a NaN through, so one comparison catches it too
+        if not (column.min() >= low and column.max() <= high):
+            reason = "out_of_range" if np.isfinite(column).all() else "non_finite"
+            raise ProtocolError(f"batch field {name}", reason)
+    for name in ("incarnation", "seq", "step"):
+        if records[name].max() > INT_MAX:
+            raise ProtocolError(f"batch field {name} over {INT_MAX}", "schema")
+    if records["index"].max() > MAX_NODE_INDEX or records["isolated"].max() > 1:
+        raise ProtocolError("batch index or isolated flag out of range", "schema")
+
+
 def decode_batch(frame: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Batch:
     """Decode and check one batch frame.
 
     Raises:
         ProtocolError: not a batch, oversize, wrong version, a records blob
-            that is not whole rows, or a float that is not finite.
+            that is not whole rows, or a row that breaks the wire's ranges of
+            a State (PROTOCOL.md §4: reasons non_finite, out_of_range,
+            schema).
     """
     if len(frame) > max_bytes:
         raise ProtocolError("batch frame over the size limit", "oversize")
@@ -142,9 +186,8 @@ def decode_batch(frame: bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Batch:
     if len(blob) % RECORD.itemsize:
         raise ProtocolError("batch records are not whole rows", "schema")
     records = np.frombuffer(blob, dtype=RECORD)
-    for name in FLOAT_FIELDS:
-        if not np.all(np.isfinite(records[name])):
-            raise ProtocolError(f"batch field {name}", "non_finite")
+    if records.size:
+        _check_records(records)
     pairs: list[tuple[int, int]] = []
     for pair in leaves:
         if not (

@@ -81,7 +81,7 @@ def test_a_bad_batch_is_dropped_and_counted_and_the_rest_applied(
     assert proc.hub_dropped == 1 and proc.hub_batches == 1
     latest = proc.core.peers["b"].latest
     assert latest is not None and latest.step == 500
-    assert proc.summary()["hub"] == {"batches": 1, "dropped": 1}
+    assert proc.summary()["hub"] == {"batches": 1, "dropped": 1, "stale_rows": 0}
 
 
 def test_a_non_finite_row_drops_its_whole_batch(proc: NodeProcess) -> None:
@@ -90,3 +90,17 @@ def test_a_non_finite_row_drops_its_whole_batch(proc: NodeProcess) -> None:
     proc.unapplied.append((frame, 1.0))
     proc._apply_batches()
     assert proc.hub_dropped == 1 and proc.core.peers["b"].latest is before
+
+
+def test_a_replayed_batch_changes_nothing_and_is_counted(proc: NodeProcess) -> None:
+    first = batch_from_b(proc, step=600, ts=60.0)
+    proc.unapplied.append((first, 60.001))
+    proc._apply_batches()
+    taken = proc.core.peers["b"].latest
+    loss_before = proc.loss.figures()
+    proc.unapplied.extend([(first, 60.2), (first, 60.3)])
+    proc._apply_batches()
+    assert proc.core.peers["b"].latest is taken
+    assert proc.hub_stale == 2
+    assert proc.loss.figures()["received"] == loss_before["received"]
+    assert proc.summary()["hub"]["stale_rows"] == 2

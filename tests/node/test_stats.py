@@ -86,6 +86,21 @@ def test_a_restarted_peer_starts_a_new_stream_without_counting_a_loss() -> None:
     assert figures["missing"] == 0
 
 
+def test_a_replayed_state_is_counted_apart_and_loss_never_goes_negative() -> None:
+    loss = StateLoss()
+    for seq in (0, 1, 2, 3):
+        loss.observe("a", 1, seq)
+    for seq in (3, 3, 1, 2):  # replays of what came already
+        loss.observe("a", 1, seq)
+    loss.observe("a", 1, 4)
+
+    figures = loss.figures()
+
+    assert figures["expected"] == 5 and figures["received"] == 5
+    assert figures["missing"] == 0 and figures["loss_pct"] == 0.0
+    assert figures["repeated"] == 4
+
+
 def test_counting_many_delays_at_once_equals_counting_them_one_by_one() -> None:
     delays = np.array([-0.1, 0.0, 3e-6, 0.0015, 0.0151, 0.02, 0.2, 1e6])
     one, many = DelayHistogram(), DelayHistogram()

@@ -5,8 +5,8 @@ finite, so a row with ``psi_raw`` 1e300, a weight of -5 or a NaN ``delta``
 reaches the node's core, where the state decoder of the mesh would have
 dropped it as ``out_of_range`` / ``non_finite``. One such row on a node's
 hub socket made its synced Ψ 7.5e299 (state not sent: out_of_range) and
-pinned its weights at (0.8, 0.1, 0.1) for the rest of the run. The xfail is
-strict: it turns into a failure, to be removed, once batches are checked.
+pinned its weights at (0.8, 0.1, 0.1) for the rest of the run. Batches now
+get the same ranges (protocol/batch.py).
 """
 
 from __future__ import annotations
@@ -46,9 +46,6 @@ def test_the_state_codec_refuses_the_hostile_value(field: str, value: float) -> 
         encode(a_state(**{field: value}))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="decode_batch has no wire ranges and skips delta"
-)
 @pytest.mark.parametrize(("field", "value"), HOSTILE)
 def test_a_batch_row_with_the_hostile_value_is_dropped(
     field: str, value: float
