@@ -137,6 +137,8 @@ class CoordinatorServer:
         # (old link closed) from a second process claiming its id.
         self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)
         core.link_up = self._link_up
+        self.dialled: dict[str, tuple[zmq.Socket[bytes], str]] = {}
+        """One SUB a member's PUB: endpoint → (socket, the member's id)."""
         self.hub: StateHub | None = None
         self.hub_pub: zmq.Socket[bytes] | None = None
         self.hub_stepping = (0, -1.0)  # (members stepping, when counted)
@@ -164,8 +166,6 @@ class CoordinatorServer:
         self.poller.register(self.router, zmq.POLLIN)
         for sock in self.guard.sockets:
             self.poller.register(sock, zmq.POLLIN)
-        self.dialled: dict[str, tuple[zmq.Socket[bytes], str]] = {}
-        """One SUB a member's PUB: endpoint → (socket, the member's id)."""
         self.on_frame: Callable[[float, bytes], None] | None = None
         """Called with every frame received or published (``--record``)."""
         self.on_tick: Callable[[float], None] | None = None
