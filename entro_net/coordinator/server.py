@@ -66,9 +66,11 @@ class BindError(EntroNetError):
 def configure_socket(sock: zmq.Socket[bytes], net: NetworkConfig) -> None:
     """Linger, high-water marks and the maximum message size from config.
 
-    ZeroMQ itself refuses (and drops the connection of) frames past
-    ``TRANSPORT_MAX_FACTOR`` times the protocol's limit; frames between the
-    two reach the decoder, which drops and counts them as ``oversize``.
+    ZeroMQ itself refuses frames past ``TRANSPORT_MAX_FACTOR`` times the
+    protocol's limit and drops the connection for good (libzmq does not dial
+    again after a protocol error: a node dials the coordinator's streams
+    again when they fall silent, node/process.py); frames between the two
+    reach the decoder, which drops and counts them as ``oversize``.
     """
     sock.setsockopt(zmq.LINGER, net.linger_ms)
     sock.setsockopt(zmq.SNDHWM, net.send_hwm)

@@ -191,13 +191,19 @@ class NodeProcess:
         self.active_until: float | None = None
         self.cpu_at_active = 0.0
         self.hub_sub: zmq.Socket[bytes] | None = None
+        self.hub_endpoint = ""
+        now = time.monotonic()
+        self.heard = {"events": now, "hub": now}
+        """When each of the coordinator's streams last brought a frame."""
+        self.links_due = now
         if net.topology is Topology.HUB:
             # Peers' states come from the coordinator's hub (P+2), batched.
             self.hub_sub = ctx.socket(zmq.SUB)
             configure_socket(self.hub_sub, net)
             self.hub_sub.setsockopt(zmq.SUBSCRIBE, b"")
             self.guard.dial(self.hub_sub, "hub", "coordinator", watched=False)
-            self.guard.connect(self.hub_sub, f"tcp://{host}:{port + 2}", key)
+            self.hub_endpoint = f"tcp://{host}:{port + 2}"
+            self.guard.connect(self.hub_sub, self.hub_endpoint, key)
             self.poller.register(self.hub_sub, zmq.POLLIN)
         self.hub_batches = 0
         self.hub_dropped = 0
@@ -253,6 +259,7 @@ class NodeProcess:
             # Rounded up: a wait cut to 0 ms would spin the loop until due.
             ready = dict(self.poller.poll(math.ceil(wait * 1000)))
             self._guard(time.monotonic(), ready)
+            self._watch_streams(time.monotonic(), ready)
             if self.sub in ready:
                 # This SUB dials the coordinator's event stream alone: once its
                 # id is known, its backlog after a pause is not a flood. (Not
@@ -305,6 +312,44 @@ class NodeProcess:
                 if endpoint in self.dialled:
                     self._hang_up(endpoint)
                     self._dial(endpoint)
+
+    def _watch_streams(self, now: float, ready: Container[zmq.Socket[bytes]]) -> None:
+        """Dial a coordinator stream again when it fell silent.
+
+        The coordinator publishes on its events stream every tick or round
+        (θ_net) and every ``membership_interval_s``, and on the hub stream
+        while anyone steps. Silence on one of them for ``dead_after``
+        heartbeats while the control link answers means the link is gone:
+        ZeroMQ does not dial again after a protocol error such as one frame
+        over the size limit.
+        """
+        if self.sub in ready:
+            self.heard["events"] = now
+        if self.hub_sub is not None and self.hub_sub in ready:
+            self.heard["hub"] = now
+        if now < self.links_due:
+            return
+        silence = self.net.dead_after * self.net.heartbeat_interval_s
+        self.links_due = now + self.net.heartbeat_interval_s
+        if not (self.core.welcomed and self.core.started):
+            self.heard = dict.fromkeys(self.heard, now)
+            return
+        streams = [("events", self.sub, self.events_endpoint)]
+        if self.hub_sub is not None:
+            streams.append(("hub", self.hub_sub, self.hub_endpoint))
+        for name, sock, endpoint in streams:
+            silent_s = now - self.heard[name]
+            if silent_s > silence:
+                log.warning(
+                    "coordinator_stream_silent",
+                    stream=name,
+                    silent_s=round(silent_s, 3),
+                    endpoint=endpoint,
+                )
+                with contextlib.suppress(zmq.ZMQError):
+                    sock.disconnect(endpoint)
+                sock.connect(endpoint)
+                self.heard[name] = now
 
     def _drain(
         self,

@@ -7,6 +7,7 @@ listens; the frames go straight into the loop's hold (no traffic needed).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import msgpack
@@ -104,3 +105,43 @@ def test_a_replayed_batch_changes_nothing_and_is_counted(proc: NodeProcess) -> N
     assert proc.hub_stale == 2
     assert proc.loss.figures()["received"] == loss_before["received"]
     assert proc.summary()["hub"]["stale_rows"] == 2
+
+
+def test_a_hub_link_cut_by_an_oversize_frame_is_dialled_again() -> None:
+    # libzmq drops a connection for good after a frame over MAXMSGSIZE; the
+    # node notices the silence of the stream and dials it again.
+    a = make_node(MODEL, "a", 0, clock=Clock.FREE, net=NET)
+    b = make_node(MODEL, "b", 1, clock=Clock.FREE, net=NET)
+    wire = Wire(coordinator(MODEL, Clock.FREE, expect=2, net=NET), [a, b])
+    wire.run_until(lambda: a.steps_done >= 3, 5.0)
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    hub = ctx.socket(zmq.PUB)
+    hub_port = hub.bind_to_random_port("tcp://127.0.0.1", 20002, 32000)
+    pub, _ = NodeProcess.bind_pub(ctx, NET, "127.0.0.1")
+    proc = NodeProcess(
+        a, NET, coordinator=f"tcp://127.0.0.1:{hub_port - 2}", pub=pub, ctx=ctx
+    )
+    assert proc.hub_sub is not None
+    try:
+
+        def hears(frame: bytes, seconds: float) -> bool:
+            assert proc.hub_sub is not None
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                hub.send(frame)
+                if proc.hub_sub.poll(50):
+                    while proc.hub_sub.poll(0):
+                        proc.hub_sub.recv()
+                    return True
+            return False
+
+        assert hears(b"hello", 5.0)
+        hub.send(b"x" * (NET.max_message_bytes * 4 + 1))
+        time.sleep(0.2)
+        assert not hears(b"after", 1.0)  # the link is gone for good
+        silence = NET.dead_after * NET.heartbeat_interval_s
+        proc._watch_streams(time.monotonic() + silence + 1.0, {})
+        assert hears(b"again", 5.0)
+    finally:
+        hub.close(0)
+        proc.close()
