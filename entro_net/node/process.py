@@ -319,9 +319,10 @@ class NodeProcess:
         The coordinator publishes on its events stream every tick or round
         (θ_net) and every ``membership_interval_s``, and on the hub stream
         while anyone steps. Silence on one of them for ``dead_after``
-        heartbeats while the control link answers means the link is gone:
-        ZeroMQ does not dial again after a protocol error such as one frame
-        over the size limit.
+        heartbeats (or three periods of a slow clock, or two lockstep waits)
+        while the control link answers means the link is gone: ZeroMQ does
+        not dial again after a protocol error such as one frame over the
+        size limit.
         """
         if self.sub in ready:
             self.heard["events"] = now
@@ -329,7 +330,11 @@ class NodeProcess:
             self.heard["hub"] = now
         if now < self.links_due:
             return
-        silence = self.net.dead_after * self.net.heartbeat_interval_s
+        silence = max(
+            self.net.dead_after * self.net.heartbeat_interval_s,
+            3.0 / self.core.settings.rate_hz,
+            2.0 * self.net.lockstep_wait_s,
+        )
         self.links_due = now + self.net.heartbeat_interval_s
         if not (self.core.welcomed and self.core.started):
             self.heard = dict.fromkeys(self.heard, now)

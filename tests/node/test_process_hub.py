@@ -145,3 +145,23 @@ def test_a_hub_link_cut_by_an_oversize_frame_is_dialled_again() -> None:
     finally:
         hub.close(0)
         proc.close()
+
+
+@pytest.mark.parametrize(("rate_hz", "redialled"), [(20.0, True), (0.2, False)])
+def test_a_slow_clocks_quiet_hub_is_not_taken_for_a_lost_link(
+    rate_hz: float, redialled: bool
+) -> None:
+    # At 0.2 Hz a batch comes every 5 s: longer than dead_after heartbeats.
+    a = make_node(MODEL, "a", 0, clock=Clock.FREE, net=NET, rate_hz=rate_hz)
+    b = make_node(MODEL, "b", 1, clock=Clock.FREE, net=NET, rate_hz=rate_hz)
+    wire = Wire(coordinator(MODEL, Clock.FREE, expect=2, net=NET), [a, b])
+    wire.run_until(lambda: a.started, 5.0)
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    pub, _ = NodeProcess.bind_pub(ctx, NET, "127.0.0.1")
+    proc = NodeProcess(a, NET, coordinator="tcp://127.0.0.1:1", pub=pub, ctx=ctx)
+    try:
+        later = proc.heard["hub"] + 6.0  # past 4 s, within three 5 s periods
+        proc._watch_streams(later, {})
+        assert (proc.heard["hub"] == later) is redialled
+    finally:
+        proc.close()
