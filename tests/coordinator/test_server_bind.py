@@ -12,14 +12,31 @@ from entro_net.coordinator.server import BindError, CoordinatorServer
 from tests.node.harness import coordinator
 
 
+def is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 @pytest.fixture
 def taken_port() -> Iterator[int]:
-    """A loopback port held by a plain listening socket for the test."""
-    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    holder.bind(("127.0.0.1", 0))
+    """A loopback port held by a plain listening socket for the test, whose
+    two lower neighbours were free a moment ago (other tests bind ports too)."""
+    for _ in range(50):
+        holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        holder.bind(("127.0.0.1", 0))
+        port = int(holder.getsockname()[1])
+        if port > 1026 and is_free(port - 1) and is_free(port - 2):
+            break
+        holder.close()
+    else:
+        pytest.fail("no loopback port with two free neighbours")
     holder.listen()
     try:
-        yield int(holder.getsockname()[1])
+        yield port
     finally:
         holder.close()
 
