@@ -843,6 +843,17 @@ class NodeCore:
             if missing and not behind and self._resync(now, missing):
                 continue
             wait = self.net.lockstep_wait_s
+            if (
+                missing
+                and all(p.max_step == self.step + 1 for p in missing)
+                and now - self.round_opened < wait
+            ):
+                # Our link to them came up after they sent this round (a
+                # slow joiner's first round): they wait for us in the next
+                # one and resend both of their latest states meanwhile.
+                if now >= self.resend_due:
+                    self._resend(now)
+                return
             if behind and (
                 now - self.round_opened < wait
                 or any(

@@ -271,8 +271,33 @@ def test_lockstep_node_stops_waiting_for_a_round_a_peer_has_already_passed() -> 
     later = a.recent_states[-1]._replace(node="b", step=stuck + 1, seq=10_000)
     a.handle(later, wire.now)
     a.tick(wire.now)
+    assert a.step == stuck, "b resends its last two states while it waits for a"
+    a.tick(wire.now + NET.lockstep_wait_s + 0.01)
     assert a.step > stuck
     assert not a.peers["b"].silent
+
+
+def test_lockstep_node_takes_a_lost_round_from_the_peers_resend() -> None:
+    # A peer one round ahead waits for us and resends its last two states,
+    # the round we missed among them: the round closes with its reading.
+    model = ModelConfig()
+    a, b = make_node(model, "a", 0), make_node(model, "b", 1)
+    wire = Wire(coordinator(model, expect=2), [a, b])
+    wire.run_until(lambda: a.steps_done >= 5, 5.0)
+    wire.cut.add("b")
+    wire.run(0.2)
+    stuck = a.step
+    mine = a.recent_states[-1]
+    missed = mine._replace(node="b", seq=10_000, psi_raw=0.4321)
+    a.handle(missed._replace(step=stuck + 1, seq=10_001), wire.now)
+    a.tick(wire.now)
+    assert a.step == stuck
+    a.drain()
+    a.handle(missed._replace(seq=10_002), wire.now + 0.05)
+    a.tick(wire.now + 0.05)
+    assert a.step == stuck + 2  # both rounds closed with b's readings
+    lost = [e for e in a.drain().events if e[1] == "peer_round_lost"]
+    assert lost == [] and a.peers["b"].missed == 0
 
 
 def test_a_quickly_restarted_coordinator_gets_a_hello_at_its_first_answer() -> None:
