@@ -27,6 +27,7 @@ from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
+import numpy as np
 import structlog
 import zmq
 
@@ -336,7 +337,10 @@ class NodeProcess:
             2.0 * self.net.lockstep_wait_s,
         )
         self.links_due = now + self.net.heartbeat_interval_s
-        if not (self.core.welcomed and self.core.started):
+        answers = now - self.core.coordinator_seen < silence
+        if not (self.core.welcomed and self.core.started and answers):
+            # Not stepping yet, or the coordinator itself is silent (stalled
+            # or gone: the core says hello again after dead_after heartbeats).
             self.heard = dict.fromkeys(self.heard, now)
             return
         streams = [("events", self.sub, self.events_endpoint)]
@@ -345,11 +349,18 @@ class NodeProcess:
         for name, sock, endpoint in streams:
             silent_s = now - self.heard[name]
             if silent_s > silence:
+                never = name == "hub" and not (self.hub_batches or self.unapplied)
                 log.warning(
                     "coordinator_stream_silent",
                     stream=name,
                     silent_s=round(silent_s, 3),
                     endpoint=endpoint,
+                    hint=(
+                        "no batch ever came: does the coordinator run "
+                        "--topology hub as well?"
+                        if never
+                        else "dialling it again"
+                    ),
                 )
                 with contextlib.suppress(zmq.ZMQError):
                     sock.disconnect(endpoint)
@@ -385,7 +396,9 @@ class NodeProcess:
                 self.delays.add(now - msg.ts)
                 if self._steady(now):
                     self.steady_delays.add(now - msg.ts)
-                self.loss.observe(msg.node, msg.incarnation, msg.seq)
+                known = self.core.peers.get(msg.node)
+                if known is None or msg.incarnation >= known.incarnation:
+                    self.loss.observe(msg.node, msg.incarnation, msg.seq)
             self.core.handle(msg, now, control=control, from_peer=peer is not None)
 
     def _drain_hub(self, sock: zmq.Socket[bytes]) -> None:
@@ -429,28 +442,32 @@ class NodeProcess:
             records = batch.records
             if self.core.index is not None:
                 records = records[records["index"] != self.core.index]
+            stamps = self._take_batch(batch._replace(records=records), received)
             self.delays.add_many(
-                received - records["ts"],
+                received - np.asarray(stamps),
                 self._steady(received) and self.steady_delays,
             )
-            self._take_batch(batch._replace(records=records), received)
         self.unapplied.clear()
 
-    def _take_batch(self, batch: Batch, now: float) -> None:
+    def _take_batch(self, batch: Batch, now: float) -> list[float]:
+        """Hand a batch's rows and leaves to the core; the publish stamps of
+        the rows that were not replays (their delays count)."""
         by_index = {p.index: p for p in self.core.peers.values()}
-        records = batch.records
-        for row in records.tolist():
+        stamps: list[float] = []
+        for row in batch.records.tolist():
             peer = by_index.get(row[0])
             if peer is None:
+                stamps.append(row[3])
                 continue  # not a member we know (yet)
             latest = peer.latest
-            if (
+            if row[1] < peer.incarnation or (
                 latest is not None
                 and latest.incarnation == row[1]
                 and row[2] <= latest.seq
             ):
-                self.hub_stale += 1
+                self.hub_stale += 1  # an older life's or an old state: a replay
                 continue
+            stamps.append(row[3])
             state = State._make((peer.node, *row[1:12], bool(row[12]), row[13]))
             self.loss.observe(peer.node, state.incarnation, state.seq)
             self.core.handle(state, now)
@@ -465,6 +482,7 @@ class NodeProcess:
                     reason="left",
                 )
                 self.core.handle(leave, now)
+        return stamps
 
     def _steady(self, now: float) -> bool:
         """Whether a delay counts as steady: from ``STEADY_SETTLE_S`` after

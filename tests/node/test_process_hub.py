@@ -140,7 +140,9 @@ def test_a_hub_link_cut_by_an_oversize_frame_is_dialled_again() -> None:
         time.sleep(0.2)
         assert not hears(b"after", 1.0)  # the link is gone for good
         silence = NET.dead_after * NET.heartbeat_interval_s
-        proc._watch_streams(time.monotonic() + silence + 1.0, {})
+        later = time.monotonic() + silence + 1.0
+        proc.core.coordinator_seen = later  # its control link answers
+        proc._watch_streams(later, {})
         assert hears(b"again", 5.0)
     finally:
         hub.close(0)
@@ -161,7 +163,31 @@ def test_a_slow_clocks_quiet_hub_is_not_taken_for_a_lost_link(
     proc = NodeProcess(a, NET, coordinator="tcp://127.0.0.1:1", pub=pub, ctx=ctx)
     try:
         later = proc.heard["hub"] + 6.0  # past 4 s, within three 5 s periods
+        proc.core.coordinator_seen = later
         proc._watch_streams(later, {})
         assert (proc.heard["hub"] == later) is redialled
     finally:
         proc.close()
+
+
+def test_streams_are_not_redialled_while_the_coordinator_itself_is_silent(
+    proc: NodeProcess,
+) -> None:
+    # A stalled coordinator is the core's business (coordinator_lost), not a
+    # broken stream: nothing is dialled, the silence is forgotten.
+    start = proc.heard["events"]
+    proc.core.coordinator_seen = start
+    proc._watch_streams(start + 6.0, {})
+    assert proc.heard == {"events": start + 6.0, "hub": start + 6.0}
+
+
+def test_a_row_of_a_peers_older_life_is_a_replay(proc: NodeProcess) -> None:
+    peer = proc.core.peers["b"]
+    assert peer.latest is not None
+    old = peer.latest._replace(incarnation=peer.incarnation - 1, seq=10**6, ts=1.0)
+    frame = encode_batch("coord", 7, 1, 1.0, [state_row(1, old)])
+    before = proc.loss.figures()
+    proc.unapplied.append((frame, 1.001))
+    proc._apply_batches()
+    assert proc.hub_stale == 1 and proc.core.peers["b"].latest is peer.latest
+    assert proc.loss.figures() == before and proc.delays.count == 0
