@@ -17,7 +17,7 @@ from entro_net.config import (
     NetworkConfig,
     Source,
 )
-from entro_net.node.core import Phase
+from entro_net.node.core import NodeCore, Phase
 from entro_net.protocol import Hello, Leave, State
 from entro_net.sim.simulator import RunSpec, Simulator
 from tests.node.harness import NET, Wire, coordinator, make_node
@@ -258,16 +258,21 @@ def test_lockstep_nodes_outlive_the_coordinator_and_a_new_one_takes_over() -> No
     assert fresh.members["n0"].index == 0 and fresh.members["n1"].index == 1
 
 
-def test_lockstep_node_stops_waiting_for_a_round_a_peer_has_already_passed() -> None:
+def lockstep_pair_cut_from_b() -> tuple[NodeCore, Wire, int]:
+    """Lockstep nodes a and b after a few rounds; b's link to a is cut, so
+    a waits in round ``stuck`` for b's reading."""
     model = ModelConfig()
     a, b = make_node(model, "a", 0), make_node(model, "b", 1)
     wire = Wire(coordinator(model, expect=2), [a, b])
     wire.run_until(lambda: a.steps_done >= 5, 5.0)
     wire.cut.add("b")
     wire.run(0.2)
-    stuck = a.step
-    assert a.peers["b"].max_step <= stuck, "a waits for b's round"
+    assert a.peers["b"].max_step <= a.step, "a waits for b's round"
+    return a, wire, a.step
 
+
+def test_lockstep_node_stops_waiting_for_a_round_a_peer_has_already_passed() -> None:
+    a, wire, stuck = lockstep_pair_cut_from_b()
     later = a.recent_states[-1]._replace(node="b", step=stuck + 1, seq=10_000)
     a.handle(later, wire.now)
     a.tick(wire.now)
@@ -280,15 +285,8 @@ def test_lockstep_node_stops_waiting_for_a_round_a_peer_has_already_passed() -> 
 def test_lockstep_node_takes_a_lost_round_from_the_peers_resend() -> None:
     # A peer one round ahead waits for us and resends its last two states,
     # the round we missed among them: the round closes with its reading.
-    model = ModelConfig()
-    a, b = make_node(model, "a", 0), make_node(model, "b", 1)
-    wire = Wire(coordinator(model, expect=2), [a, b])
-    wire.run_until(lambda: a.steps_done >= 5, 5.0)
-    wire.cut.add("b")
-    wire.run(0.2)
-    stuck = a.step
-    mine = a.recent_states[-1]
-    missed = mine._replace(node="b", seq=10_000, psi_raw=0.4321)
+    a, wire, stuck = lockstep_pair_cut_from_b()
+    missed = a.recent_states[-1]._replace(node="b", seq=10_000, psi_raw=0.4321)
     a.handle(missed._replace(step=stuck + 1, seq=10_001), wire.now)
     a.tick(wire.now)
     assert a.step == stuck

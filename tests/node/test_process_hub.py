@@ -191,3 +191,19 @@ def test_a_row_of_a_peers_older_life_is_a_replay(proc: NodeProcess) -> None:
     proc._apply_batches()
     assert proc.hub_stale == 1 and proc.core.peers["b"].latest is peer.latest
     assert proc.loss.figures() == before and proc.delays.count == 0
+
+
+# Found by a tester: a replay's rows were skipped but their delays counted.
+def test_a_replayed_batch_adds_no_delay(proc: NodeProcess) -> None:
+    peer = proc.core.peers["b"]
+    assert peer.latest is not None
+    state = peer.latest._replace(step=700, seq=peer.latest.seq + 1, ts=70.0)
+    frame = encode_batch("coord", 7, 1, 70.0, [state_row(1, state)])
+    proc.unapplied.append((frame, 70.001))
+    proc._apply_batches()
+    count = proc.delays.count
+    proc.unapplied.append((frame, 80.0))  # the same batch again, 10 s later
+    proc._apply_batches()
+    assert proc.hub_stale == 1
+    assert proc.delays.count == count
+    assert proc.delays.figures()["max_ms"] < 1000.0
