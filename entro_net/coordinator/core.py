@@ -203,6 +203,8 @@ class CoordinatorCore:
         self.isolations: list[IsolationRecord] = []
         self.decisions: dict[str, Isolate | Readmit] = {}
         self.states_seen = 0
+        self.most_steps = 0
+        """The most steps one member has published (its step − since + 1)."""
         self.refused_hellos = 0
         """Hellos refused for claiming a live member's id from another link."""
         self.link_up: Callable[[bytes], bool] = lambda conn: False
@@ -503,6 +505,8 @@ class CoordinatorCore:
         member.max_step = max(member.max_step, msg.step)
         member.states += 1
         member.heard_on_pub = True
+        if member.since is not None:
+            self.most_steps = max(self.most_steps, msg.step - member.since + 1)
         self._seen(member, now)
         if self.clock is Clock.LOCKSTEP:
             self._lockstep_state(member, msg, now)
@@ -936,6 +940,7 @@ class CoordinatorCore:
             "isolated": sorted(self.isolated),
             "epoch": self.epoch,
             "states_seen": self.states_seen,
+            "most_steps": self.most_steps,
         }
 
 

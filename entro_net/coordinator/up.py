@@ -656,12 +656,11 @@ class Status:
         live = up.core.live()
         isolated = len(f["isolated"])
         total = up.plan.steps if up.plan.steps is not None else "∞"
-        steps = [m.latest.step for m in up.core.members.values() if m.latest]
-        step = max(steps) if steps else f["step"]
         var = "-" if f["var"] is None else f"{f['var']:.5f}"
         vnet = "-" if f["v_net"] is None else f"{f['v_net']:.4f}"
+        wall = time.monotonic() - up.started_at
         return (
-            f"[{time.monotonic() - up.started_at:7.1f}s] step {step}/{total}  "
+            f"[{wall:7.1f}s] steps {f['most_steps']}/{total}  "
             f"nodes {len(live)}/{up.plan.nodes} (isolated {isolated})  "
             f"Var {var}  V_net {vnet}  θ_net {f['theta_net']:.3f}  "
             f"running {len(up.running())}"

@@ -20,7 +20,7 @@ from entro_net.protocol import (
     Threshold,
     Welcome,
 )
-from tests.node.harness import NET, coordinator
+from tests.node.harness import NET, Wire, coordinator, make_node
 
 MODEL = ModelConfig()
 
@@ -256,3 +256,11 @@ def test_heartbeat_from_a_stranger_still_gets_an_answer() -> None:
     core = coordinator(MODEL)
     core.on_heartbeat(beat("probe"), b"P", 0.0)
     assert [conn for conn, _ in core.drain().reply] == [b"P"]
+
+
+def test_the_coordinator_counts_the_most_steps_a_member_published() -> None:
+    nodes = [make_node(MODEL, f"n{i}", i, clock=Clock.FREE) for i in range(2)]
+    core = coordinator(MODEL, Clock.FREE, expect=2)
+    wire = Wire(core, nodes)
+    wire.run_until(lambda: all(n.steps_done >= 12 for n in nodes), 10.0)
+    assert core.figures()["most_steps"] == max(n.steps_done for n in nodes)
