@@ -204,6 +204,8 @@ class CoordinatorCore:
         self.decisions: dict[str, Isolate | Readmit] = {}
         self.states_seen = 0
         self.most_steps = 0
+        self.checked: float | None = None
+        """When liveness was last checked (a longer gap was our own stall)."""
         """The most steps one member has published (its step − since + 1)."""
         self.refused_hellos = 0
         """Hellos refused for claiming a live member's id from another link."""
@@ -595,6 +597,13 @@ class CoordinatorCore:
 
     def _check_liveness(self, now: float) -> None:
         beat = self.net.heartbeat_interval_s
+        if self.checked is not None and now - self.checked > beat:
+            # This process did not run for a while (stopped, starved): the
+            # members' messages of that time may still sit in the sockets,
+            # so the gap counts as nobody's silence.
+            for member in self.members.values():
+                member.last_seen += now - self.checked - beat
+        self.checked = now
         for member in list(self.members.values()):
             silence = now - member.last_seen
             if silence > self.net.dead_after * beat:

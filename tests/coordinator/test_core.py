@@ -92,20 +92,45 @@ def test_members_are_held_until_the_expected_number_was_heard() -> None:
     assert sorted(direct) == [b"A", b"B"]
 
 
+def ticks(core: CoordinatorCore, start: float, end: float) -> None:
+    """Tick as the server loop does, at least every 50 ms, from start to end."""
+    for i in range(round((end - start) / 0.05) + 1):
+        core.tick(start + 0.05 * i)
+
+
 def test_silent_member_turns_suspect_then_dead_and_stops_counting() -> None:
     core = coordinator(MODEL, Clock.FREE)
     core.on_hello(hello("a"), b"A", 0.0)
     core.on_hello(hello("b"), b"B", 0.0)
     beat_s = NET.heartbeat_interval_s
+    ticks(core, 0.0, NET.suspect_after * beat_s)
     core.on_heartbeat(beat("a"), b"A", NET.suspect_after * beat_s + 0.1)
     core.tick(NET.suspect_after * beat_s + 0.2)
     assert core.members["b"].status is MemberStatus.SUSPECT
     assert core.members["a"].status is MemberStatus.ALIVE
 
+    ticks(core, NET.suspect_after * beat_s + 0.25, NET.dead_after * beat_s)
     core.on_heartbeat(beat("a"), b"A", NET.dead_after * beat_s)
     core.tick(NET.dead_after * beat_s + 0.1)
     assert core.members["b"].status is MemberStatus.DEAD
     assert [m.node for m in core.live()] == ["a"]
+
+
+def test_the_coordinators_own_stall_is_nobodys_silence() -> None:
+    # Stopped (SIGSTOP, a starved machine) for longer than it takes to
+    # suspect a member: the members' heartbeats of that time may still sit
+    # in the sockets when the coordinator first looks again.
+    core = coordinator(MODEL, Clock.FREE)
+    core.on_hello(hello("a"), b"A", 0.0)
+    beat_s = NET.heartbeat_interval_s
+    ticks(core, 0.0, 0.2)
+    stall = (NET.suspect_after + 2) * beat_s
+    core.tick(0.2 + stall)
+    assert core.members["a"].status is MemberStatus.ALIVE
+    assert not [e for e in core.drain_events() if e[1] == "heartbeat_missed"]
+    # Silence after the stall still counts.
+    ticks(core, 0.25 + stall, 0.3 + stall + NET.suspect_after * beat_s)
+    assert core.members["a"].status is MemberStatus.SUSPECT
 
 
 def test_a_newer_incarnation_replaces_the_member_at_once() -> None:
