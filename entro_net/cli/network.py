@@ -518,7 +518,8 @@ def _register_up(commands: Any) -> None:
     parser.add_argument("--model-json", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--repeat", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--late", default=None, help=argparse.SUPPRESS)
-    parser.set_defaults(handler=_run_up)
+    # up's console shows its own progress: its log starts at warnings.
+    parser.set_defaults(handler=_run_up, log_level="warning")
 
 
 def _check_outputs(args: argparse.Namespace) -> None:

@@ -572,6 +572,7 @@ class Up:
             },
             "traffic": traffic_summary(nodes),
             "run_dir": str(self.run_dir),
+            "keys_dir": self.server.extra_endpoints.get("keys"),
             "stopped_by": self.stop.reason,
             "failed": [
                 {
@@ -734,6 +735,14 @@ class Status:
                 f"{failed['node']} failed (exit code {failed['exit_code']}): "
                 f"{failed['last_log_line']}"
             )
+        print(f"node logs and figures: {summary['run_dir']}")
+        if summary.get("keys_dir"):
+            keys = Path(summary["keys_dir"])
+            print(
+                f"keys: {keys} (watch with --curve-secret "
+                f"{keys / observer_key_name(0)}{SECRET_SUFFIX} --coordinator-key "
+                f"{keys / COORDINATOR_NAME}{PUBLIC_SUFFIX})"
+            )
         anomalies = summary.get("anomalies")
         if anomalies:
             print(
@@ -746,11 +755,7 @@ class Status:
 
 def run_up(args: argparse.Namespace, model: ModelConfig, net: NetworkConfig) -> int:
     """Run ``entro-net up``; returns the exit status."""
-    logs.configure(
-        "up",
-        level="warning" if args.log_level == "info" else args.log_level,
-        json=getattr(args, "log_json", None),
-    )
+    logs.configure("up", level=args.log_level, json=getattr(args, "log_json", None))
     if net.clock is Clock.LOCKSTEP and model.source is Source.HOST:
         log.warning("host_source_in_lockstep", note="readings depend on timing")
     return Up(args, model, net).run()

@@ -151,3 +151,17 @@ def test_health_answers_while_the_coordinator_runs(
     assert wait_exit(coordinator, 10.0) == 0
     probe = processes("health", "--port", port, "--timeout", "0.5")
     assert wait_exit(probe, 20.0) == 1
+
+
+@pytest.mark.parametrize(("level", "info_lines"), [(None, False), ("info", True)])
+def test_up_logs_warnings_unless_asked_and_says_where_its_files_are(
+    processes: Start, tmp_path: Path, level: str | None, info_lines: bool
+) -> None:
+    flags = ["--nodes", "2", "--steps", "5", "--log-json"]
+    if level is not None:
+        flags += ["--log-level", level]
+    run_up(processes, tmp_path, *flags)
+    lines = (tmp_path / "up.log").read_text().splitlines()
+    levels = {json.loads(x)["level"] for x in lines if x.startswith("{")}
+    assert ("info" in levels) is info_lines
+    assert f"node logs and figures: {tmp_path / 'logs'}" in lines
