@@ -272,7 +272,10 @@ def parse_nodes(text: str) -> list[int]:
             low, high = int(match[1]), int(match[2])
             stride = int(match[3]) if match[3] else 1
             if high < low or stride < 1:
-                raise ConfigError(f"--nodes: bad range {part!r}")
+                raise ConfigError(
+                    f"--nodes: bad range {part!r}: LOW-HIGH or LOW-HIGH:STEP "
+                    "with LOW <= HIGH and STEP >= 1, e.g. 2-50 or 10-50:10"
+                )
             sizes.extend(range(low, high + 1, stride))
         else:
             raise ConfigError(

@@ -565,8 +565,15 @@ def _register_health(commands: Any) -> None:
     parser = commands.add_parser(
         "health",
         help="exit 0 when the local node (if any) or coordinator answers",
+        description="Exit 0 when a node or the coordinator answers, 1 when "
+        "not (a container's health check). Without --node or --port it checks "
+        "the nodes of this host's processes, else the coordinator.",
     )
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the coordinator's host (default %(default)s)",
+    )
     parser.add_argument(
         "--port",
         type=int,
@@ -606,10 +613,14 @@ def _run_health(args: argparse.Namespace) -> int:
     timeout = args.timeout if args.timeout is not None else net.health_timeout_s
     local_nodes = [] if args.node or args.port else local_node_endpoints()
     if args.node:
+        what = f"node {args.node}"
         healthy = check_node(args.node, timeout, net)
     elif local_nodes:
+        what = "local node " + ", ".join(local_nodes)
         healthy = check_nodes(local_nodes, timeout, net)
     else:
+        what = f"coordinator tcp://{args.host}:{net.port}"
         healthy = check_coordinator(f"tcp://{args.host}:{net.port}", timeout, net)
-    print("healthy" if healthy else "no answer", file=sys.stderr)
+    verdict = "healthy" if healthy else f"no answer within {timeout:g} s"
+    print(f"{what}: {verdict}", file=sys.stderr)
     return 0 if healthy else EXIT_UNHEALTHY
