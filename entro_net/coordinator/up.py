@@ -26,6 +26,7 @@ import structlog
 from entro_net import logs
 from entro_net.cli.common import check_network_size
 from entro_net.config import (
+    LOG_LEVELS,
     UP_CHILD_CHECK_S,
     Clock,
     Launcher,
@@ -184,7 +185,9 @@ def node_command(
         "--summary-json",
         str(summary),
         "--log-level",
-        args.log_level,
+        # Node logs go to files in the run directory: info at least, so they
+        # keep the story of the run whatever up's console shows.
+        min(args.log_level, "info", key=LOG_LEVELS.index),
         "--model-json",
         model.model_dump_json(),
     ]

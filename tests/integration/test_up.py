@@ -165,3 +165,5 @@ def test_up_logs_warnings_unless_asked_and_says_where_its_files_are(
     levels = {json.loads(x)["level"] for x in lines if x.startswith("{")}
     assert ("info" in levels) is info_lines
     assert f"node logs and figures: {tmp_path / 'logs'}" in lines
+    # The node logs are files: they keep info events whatever up shows.
+    assert "node_listening" in (tmp_path / "logs" / "node-0.log").read_text()
