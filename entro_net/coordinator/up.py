@@ -238,8 +238,7 @@ def secure_settings(
     log.info(
         "secure_network",
         keys=str(keys),
-        watch=f"--curve-secret {keys / observer_key_name(0)}{SECRET_SUFFIX} "
-        f"--coordinator-key {keys / COORDINATOR_NAME}{PUBLIC_SUFFIX}",
+        watch=watch_flags(keys),
     )
     return net.model_copy(
         update={
@@ -741,11 +740,7 @@ class Status:
         print(f"node logs and figures: {summary['run_dir']}")
         if summary.get("keys_dir"):
             keys = Path(summary["keys_dir"])
-            print(
-                f"keys: {keys} (watch with --curve-secret "
-                f"{keys / observer_key_name(0)}{SECRET_SUFFIX} --coordinator-key "
-                f"{keys / COORDINATOR_NAME}{PUBLIC_SUFFIX})"
-            )
+            print(f"keys: {keys} (watch with {watch_flags(keys)})")
         anomalies = summary.get("anomalies")
         if anomalies:
             print(
@@ -754,6 +749,14 @@ class Status:
                 f"{len(anomalies['isolations_in_window'])} isolations inside a "
                 f"window, {len(anomalies['isolations_outside_windows'])} outside"
             )
+
+
+def watch_flags(keys: Path) -> str:
+    """The flags that let watch and sniff into a network keyed from ``keys``."""
+    return (
+        f"--curve-secret {keys / observer_key_name(0)}{SECRET_SUFFIX} "
+        f"--coordinator-key {keys / COORDINATOR_NAME}{PUBLIC_SUFFIX}"
+    )
 
 
 def run_up(args: argparse.Namespace, model: ModelConfig, net: NetworkConfig) -> int:
