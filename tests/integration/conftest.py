@@ -127,3 +127,22 @@ def run_up(
     assert code == 0, output[-3000:]
     data: dict[str, Any] = json.loads(summary.read_text())
     return data
+
+
+def start_coordinator(
+    start: Start, tmp_path: Path, *flags: str, name: str = "coordinator"
+) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    """A coordinator on free ports; returns it and its ready file."""
+    ready = tmp_path / f"{name}.ready.json"
+    proc = start(
+        "coordinator",
+        "--port",
+        "0",
+        "--ready-file",
+        str(ready),
+        "--summary-json",
+        str(tmp_path / f"{name}.summary.json"),
+        *flags,
+        log_name=f"{name}.log",
+    )
+    return proc, wait_for_file(ready, 30.0)

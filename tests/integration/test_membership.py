@@ -13,7 +13,12 @@ import zmq
 
 from entro_net.config import WEIGHTS_START
 from entro_net.protocol import Decoder, Threshold
-from tests.integration.conftest import Start, wait_exit, wait_for_file, wait_for_log
+from tests.integration.conftest import (
+    Start,
+    start_coordinator,
+    wait_exit,
+    wait_for_log,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -88,11 +93,9 @@ def test_node_started_before_its_coordinator_joins_when_it_appears(
 def test_a_node_started_with_another_model_is_refused_with_one_line(
     processes: Start, tmp_path: Path
 ) -> None:
-    ready = tmp_path / "ready.json"
-    processes("coordinator", "--port", "0", "--ready-file", str(ready),
-              "--bind-host", "127.0.0.1", "--clock", "free", "--rate", RATE,
-              log_name="coordinator.log")  # fmt: skip
-    port = wait_for_file(ready, 20.0)["port"]
+    _, ready = start_coordinator(processes, tmp_path, "--bind-host", "127.0.0.1",
+                                 "--clock", "free", "--rate", RATE)  # fmt: skip
+    port = ready["port"]
     odd = processes(*node_flags(tmp_path, "odd", 0, port), "--law", "seed",
                     "--steps", "20", log_name="odd.log")  # fmt: skip
     assert wait_exit(odd, 30.0) == 2
@@ -108,11 +111,9 @@ def test_a_node_started_with_another_model_is_refused_with_one_line(
 def test_late_joiner_gets_the_snapshot_and_the_networks_weights_first(
     processes: Start, tmp_path: Path
 ) -> None:
-    ready = tmp_path / "ready.json"
-    processes("coordinator", "--port", "0", "--ready-file", str(ready),
-              "--bind-host", "127.0.0.1", "--clock", "free", "--rate", RATE,
-              "--source", "plant", log_name="coordinator.log")  # fmt: skip
-    endpoints = wait_for_file(ready, 20.0)
+    _, endpoints = start_coordinator(processes, tmp_path, "--bind-host", "127.0.0.1",
+                                     "--clock", "free", "--rate", RATE,
+                                     "--source", "plant")  # fmt: skip
     port = endpoints["port"]
     for i in range(2):
         processes(*node_flags(tmp_path, f"early{i}", i, port), "--source", "plant",

@@ -14,31 +14,13 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures re-exported)
     Start,
     child_env,
     processes,
+    start_coordinator,
     wait_exit,
     wait_for_file,
     wait_for_log,
 )
 
 ROGUE = Path(__file__).with_name("rogue.py")
-
-
-def start_coordinator(
-    start: Start, tmp_path: Path, *flags: str, name: str = "coordinator"
-) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
-    """A coordinator on free ports; returns it and its ready file."""
-    ready = tmp_path / f"{name}.ready.json"
-    proc = start(
-        "coordinator",
-        "--port",
-        "0",
-        "--ready-file",
-        str(ready),
-        "--summary-json",
-        str(tmp_path / f"{name}.summary.json"),
-        *flags,
-        log_name=f"{name}.log",
-    )
-    return proc, wait_for_file(ready, 30.0)
 
 
 def start_node(
